@@ -1,0 +1,23 @@
+"""tsdiff: conditional diffusion models for imputing and scoring sensor time series.
+
+The estimators are imported lazily so that ``import tsdiff`` (and the CLI's ``--help``) stay fast.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from tsdiff._version import __version__
+
+if TYPE_CHECKING:
+    from tsdiff.api.imputer import TSDiffImputer
+
+__all__ = ["TSDiffImputer", "__version__"]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "TSDiffImputer":
+        from tsdiff.api.imputer import TSDiffImputer
+
+        return TSDiffImputer
+    raise AttributeError(f"module 'tsdiff' has no attribute {name!r}")

@@ -1,0 +1,430 @@
+"""Convert user input (frames, lists of frames, MultiIndex frames, arrays) to series and back.
+
+This is the only module that knows pandas. Everything above it sees a :class:`SeriesSet`: a list
+of ``(n_steps, n_columns)`` float arrays with NaN for missing cells and, per series, real time
+stamps. :class:`InputLayout` remembers the input's structure so results come back in it.
+
+Accepted inputs
+---------------
+* one ``pandas.DataFrame`` (any index; a ``DatetimeIndex`` or ``TimedeltaIndex`` gives real,
+  possibly irregular, time stamps, any other index gives positions ``0, 1, 2, ...``);
+* a list of DataFrames with the same columns (one series each);
+* a DataFrame with a two-level ``MultiIndex`` ``(series id, time)``;
+* a 2-D ndarray ``[n_steps, n_columns]`` (one series) or a list of them;
+* a 3-D ndarray ``[n_series, n_steps, n_columns]``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+LayoutKind = Literal["frame", "frames", "multiindex", "array", "arrays", "array3d"]
+
+
+@dataclass
+class SeriesSet:
+    """Series as plain arrays.
+
+    Attributes
+    ----------
+    values : list of ndarray
+        Per series, ``(n_steps, n_columns)`` float64 with NaN where missing.
+    timestamps : list of ndarray
+        Per series, ``(n_steps,)`` float64 time stamps in units of the base time step (real
+        spacing for datetime-like indexes, positions otherwise), starting at 0.
+    """
+
+    values: list[np.ndarray]
+    timestamps: list[np.ndarray]
+
+    @property
+    def n_columns(self) -> int:
+        """Number of columns shared by every series."""
+        return int(self.values[0].shape[1])
+
+    @property
+    def lengths(self) -> list[int]:
+        """Number of time steps of each series."""
+        return [int(v.shape[0]) for v in self.values]
+
+
+@dataclass
+class InputLayout:
+    """The structure of an input, to return results in the same structure.
+
+    Attributes
+    ----------
+    kind : str
+        One of ``"frame"``, ``"frames"``, ``"multiindex"``, ``"array"``, ``"arrays"``, ``"array3d"``.
+    columns : pandas.Index or None
+        Column labels of frame inputs.
+    indexes : list of pandas.Index
+        Per series, its rows' index.
+    row_positions : list of ndarray
+        For ``"multiindex"``, per series, the positions of its rows in the input frame.
+    frame_index : pandas.Index or None
+        The whole input index (``"frame"`` and ``"multiindex"``).
+    dtypes : list
+        Per column, the input dtype (frames) or the array dtype.
+    """
+
+    kind: LayoutKind
+    columns: pd.Index | None
+    indexes: list[pd.Index]
+    row_positions: list[np.ndarray] = field(default_factory=list)
+    frame_index: pd.Index | None = None
+    dtypes: list[Any] = field(default_factory=list)
+
+    def _output_dtype(self, column: int) -> Any:
+        dtype = np.dtype(self.dtypes[column]) if self.dtypes else np.dtype(np.float64)
+        return dtype if np.issubdtype(dtype, np.floating) else np.dtype(np.float64)
+
+    def fill(self, original: Any, filled: list[np.ndarray], missing: list[np.ndarray]) -> Any:
+        """Return ``original`` with its missing cells replaced, in the input's structure.
+
+        Parameters
+        ----------
+        original : object
+            The input as given to the estimator.
+        filled : list of ndarray
+            Per series, ``(n_steps, n_columns)`` values to put in the missing cells.
+        missing : list of ndarray
+            Per series, boolean ``(n_steps, n_columns)``, True where the input was missing.
+        """
+        if self.kind in ("frame", "multiindex"):
+            assert isinstance(original, pd.DataFrame)
+            full_values = np.empty(original.shape, dtype=np.float64)
+            full_missing = np.zeros(original.shape, dtype=bool)
+            if self.kind == "frame":
+                full_values[:] = filled[0]
+                full_missing[:] = missing[0]
+            else:
+                for rows, vals, miss in zip(self.row_positions, filled, missing, strict=True):
+                    full_values[rows] = vals
+                    full_missing[rows] = miss
+            return _fill_frame(original, full_values, full_missing)
+        if self.kind == "frames":
+            return [
+                _fill_frame(frame, vals, miss)
+                for frame, vals, miss in zip(original, filled, missing, strict=True)
+            ]
+        if self.kind == "array":
+            return _fill_array(np.asarray(original), filled[0], missing[0])
+        if self.kind == "arrays":
+            return [
+                _fill_array(np.asarray(a), v, m) for a, v, m in zip(original, filled, missing, strict=True)
+            ]
+        stacked = np.asarray(original)
+        out = stacked.astype(stacked.dtype if np.issubdtype(stacked.dtype, np.floating) else np.float64)
+        for i, (vals, miss) in enumerate(zip(filled, missing, strict=True)):
+            out[i][miss] = vals[miss]
+        return out
+
+    def stack(self, per_series: list[np.ndarray]) -> Any:
+        """Arrange per-series arrays ``(..., n_steps, n_columns)`` in the input's row layout.
+
+        A single frame or array gives one array, a list input a list, a MultiIndex frame one array
+        whose rows follow the frame's rows, a 3-D array a ``(..., n_series, n_steps, n_columns)``
+        array.
+        """
+        if self.kind in ("frame", "array"):
+            return per_series[0]
+        if self.kind in ("frames", "arrays"):
+            return per_series
+        if self.kind == "array3d":
+            return np.stack(per_series, axis=-3)
+        total = sum(len(rows) for rows in self.row_positions)
+        lead = per_series[0].shape[:-2]
+        out = np.empty((*lead, total, per_series[0].shape[-1]), dtype=per_series[0].dtype)
+        for rows, arr in zip(self.row_positions, per_series, strict=True):
+            out[..., rows, :] = arr
+        return out
+
+    def frames(self, per_series: list[np.ndarray]) -> Any:
+        """Like :meth:`stack` for 2-D per-series arrays, but as DataFrames for frame inputs."""
+        stacked = self.stack(per_series)
+        if self.kind == "frame":
+            return pd.DataFrame(stacked, index=self.frame_index, columns=self.columns)
+        if self.kind == "multiindex":
+            return pd.DataFrame(stacked, index=self.frame_index, columns=self.columns)
+        if self.kind == "frames":
+            return [
+                pd.DataFrame(a, index=idx, columns=self.columns)
+                for a, idx in zip(stacked, self.indexes, strict=True)
+            ]
+        return stacked
+
+
+def _fill_frame(frame: pd.DataFrame, values: np.ndarray, missing: np.ndarray) -> pd.DataFrame:
+    out = frame.copy()
+    for j, column in enumerate(frame.columns):
+        miss = missing[:, j]
+        if not miss.any():
+            continue
+        col = out.iloc[:, j]
+        dtype = col.dtype if np.issubdtype(np.dtype(col.dtype), np.floating) else np.float64
+        new = col.to_numpy(dtype=dtype, na_value=np.nan, copy=True)
+        new[miss] = values[miss, j].astype(dtype)
+        out[column] = pd.Series(new, index=out.index, name=column)
+    return out
+
+
+def _fill_array(array: np.ndarray, values: np.ndarray, missing: np.ndarray) -> np.ndarray:
+    dtype = array.dtype if np.issubdtype(array.dtype, np.floating) else np.float64
+    out = array.astype(dtype, copy=True)
+    out[missing] = values[missing].astype(dtype)
+    return out
+
+
+def _check_numeric_frame(frame: pd.DataFrame, where: str) -> None:
+    if frame.columns.duplicated().any():
+        dup = [str(c) for c in frame.columns[frame.columns.duplicated()]]
+        raise ValueError(f"{where}duplicate column name(s) {dup}; rename them so each is unique.")
+    bad = {
+        str(c): str(frame[c].dtype)
+        for c in frame.columns
+        if not pd.api.types.is_numeric_dtype(frame[c].dtype) or pd.api.types.is_complex_dtype(frame[c].dtype)
+    }
+    if bad:
+        raise ValueError(
+            f"{where}column(s) {list(bad)} are not real numbers (dtypes {list(bad.values())}); "
+            "tsdiff works on numeric sensor columns: drop them, or encode them as numbers, "
+            "before calling."
+        )
+
+
+def _check_finite(values: np.ndarray, labels: pd.Index | None, index: pd.Index | None, where: str) -> None:
+    infinite = np.isinf(values)
+    if infinite.any():
+        row, col = (int(i[0]) for i in np.nonzero(infinite))
+        col_name = repr(labels[col]) if labels is not None else str(col)
+        row_name = repr(index[row]) if index is not None else str(row)
+        raise ValueError(
+            f"{where}column {col_name} holds an infinite value at row {row_name} "
+            f"({int(infinite.sum())} infinite cells in all); replace infinities with NaN to have "
+            "them imputed, or with a finite value."
+        )
+
+
+def time_stamps(index: pd.Index, where: str = "") -> tuple[np.ndarray, bool]:
+    """Return raw time stamps of an index and whether they are real times.
+
+    A ``DatetimeIndex`` gives nanoseconds, a ``TimedeltaIndex`` too; they must be strictly
+    increasing. Any other index gives positions.
+
+    Raises
+    ------
+    ValueError
+        If a datetime-like index has NaT, or is not strictly increasing (naming the first row).
+    """
+    if isinstance(index, (pd.DatetimeIndex, pd.TimedeltaIndex)):
+        if index.hasnans:
+            row = int(np.flatnonzero(index.isna())[0])
+            raise ValueError(f"{where}the time index has a missing time stamp (NaT) at row {row}; drop or fix that row.")
+        raw = index.asi8.astype(np.float64)
+        if len(raw) > 1:
+            steps = np.diff(raw)
+            if (steps <= 0).any():
+                row = int(np.flatnonzero(steps <= 0)[0]) + 1
+                raise ValueError(
+                    f"{where}the time index is not strictly increasing at row {row} "
+                    f"({index[row - 1]} then {index[row]}); sort it with sort_index() and remove "
+                    "duplicate time stamps before calling."
+                )
+        return raw, True
+    return np.arange(len(index), dtype=np.float64), False
+
+
+def base_time_step(raw_stamps: list[np.ndarray]) -> float:
+    """The median positive spacing of the given raw time stamps (1.0 if none)."""
+    diffs = [np.diff(r) for r in raw_stamps if len(r) > 1]
+    if not diffs:
+        return 1.0
+    all_diffs = np.concatenate(diffs)
+    all_diffs = all_diffs[all_diffs > 0]
+    return float(np.median(all_diffs)) if all_diffs.size else 1.0
+
+
+@dataclass
+class ParsedInput:
+    """Series values, raw time stamps and layout of one input."""
+
+    values: list[np.ndarray]
+    raw_stamps: list[np.ndarray]
+    real_time: bool
+    layout: InputLayout
+
+    def series(self, time_step: float) -> SeriesSet:
+        """The series with time stamps divided by ``time_step`` and starting at 0."""
+        step = time_step if self.real_time else 1.0
+        stamps = [(r - r[0]) / step if len(r) else r for r in self.raw_stamps]
+        return SeriesSet(values=self.values, timestamps=stamps)
+
+
+def _frame_values(frame: pd.DataFrame, where: str) -> np.ndarray:
+    _check_numeric_frame(frame, where)
+    values = frame.to_numpy(dtype=np.float64, na_value=np.nan)
+    _check_finite(values, frame.columns, frame.index, where)
+    return values
+
+
+def _array_values(array: np.ndarray, where: str) -> np.ndarray:
+    if array.dtype == object or not (
+        np.issubdtype(array.dtype, np.number) or np.issubdtype(array.dtype, np.bool_)
+    ):
+        try:
+            array = array.astype(np.float64)
+        except (TypeError, ValueError) as err:
+            raise ValueError(f"{where}the array is not numeric ({array.dtype}): {err}") from err
+    if np.iscomplexobj(array):
+        raise ValueError(f"{where}complex values are not supported; pass real numbers.")
+    values = array.astype(np.float64)
+    _check_finite(values, None, None, where)
+    return values
+
+
+def parse_input(X: Any) -> ParsedInput:
+    """Validate ``X`` and split it into series.
+
+    Raises
+    ------
+    ValueError
+        For empty input, non-numeric columns, infinite values, mismatched columns between the
+        frames of a list, a MultiIndex with other than two levels, or an unsorted time index;
+        each message names the column, row or list position at fault.
+    TypeError
+        For unsupported input types.
+    """
+    if isinstance(X, pd.Series):
+        raise ValueError("Got a pandas Series; pass a DataFrame (use series.to_frame()).")
+    if isinstance(X, pd.DataFrame):
+        if X.shape[0] == 0 or X.shape[1] == 0:
+            raise ValueError(f"Found an empty DataFrame of shape {X.shape}; tsdiff needs rows and columns.")
+        if isinstance(X.index, pd.MultiIndex):
+            return _parse_multiindex(X)
+        values = _frame_values(X, "")
+        raw, real = time_stamps(X.index)
+        layout = InputLayout(
+            kind="frame", columns=X.columns, indexes=[X.index], frame_index=X.index,
+            dtypes=list(X.dtypes),
+        )
+        return ParsedInput([values], [raw], real, layout)
+    if isinstance(X, (list, tuple)):
+        return _parse_list(X)
+    if hasattr(X, "__array__") or isinstance(X, np.ndarray):
+        array = np.asarray(X)
+        if array.ndim == 3:
+            if 0 in array.shape:
+                raise ValueError(f"Found an empty 3-D array of shape {array.shape}.")
+            values = _array_values(array, "")
+            series = [values[i] for i in range(values.shape[0])]
+            stamps = [np.arange(values.shape[1], dtype=np.float64)] * len(series)
+            layout = InputLayout(
+                kind="array3d", columns=None,
+                indexes=[pd.RangeIndex(values.shape[1])] * len(series), dtypes=[array.dtype],
+            )
+            return ParsedInput(series, stamps, False, layout)
+        if array.ndim != 2:
+            raise ValueError(
+                f"Expected a 2-D array [n_steps, n_columns] or a 3-D array [n_series, n_steps, "
+                f"n_columns], got {array.ndim} dimension(s) of shape {array.shape}. Reshape your "
+                "data, e.g. array.reshape(-1, 1) for a single sensor."
+            )
+        if 0 in array.shape:
+            raise ValueError(f"Found an empty array of shape {array.shape}.")
+        values = _array_values(array, "")
+        layout = InputLayout(kind="array", columns=None, indexes=[pd.RangeIndex(len(values))], dtypes=[array.dtype])
+        return ParsedInput([values], [np.arange(len(values), dtype=np.float64)], False, layout)
+    raise TypeError(
+        f"Unsupported input type {type(X).__name__}; pass a DataFrame, a list of DataFrames, a "
+        "DataFrame with a (series, time) MultiIndex, or a 2-D/3-D numpy array."
+    )
+
+
+def _parse_list(items: Sequence[Any]) -> ParsedInput:
+    if len(items) == 0:
+        raise ValueError("Got an empty list; pass at least one series.")
+    if all(isinstance(f, pd.DataFrame) for f in items):
+        frames: Sequence[pd.DataFrame] = items
+        columns = frames[0].columns
+        values, stamps, realness = [], [], []
+        for i, frame in enumerate(frames):
+            where = f"list item {i}: "
+            if not frame.columns.equals(columns):
+                missing = [str(c) for c in columns if c not in frame.columns]
+                extra = [str(c) for c in frame.columns if c not in columns]
+                raise ValueError(
+                    f"{where}columns differ from item 0 (missing {missing}, extra {extra}, or in "
+                    "another order); give every series the same columns in the same order."
+                )
+            if frame.shape[0] == 0:
+                raise ValueError(f"{where}the DataFrame has no rows.")
+            if isinstance(frame.index, pd.MultiIndex):
+                raise ValueError(f"{where}a list item may not have a MultiIndex.")
+            values.append(_frame_values(frame, where))
+            raw, real = time_stamps(frame.index, where)
+            stamps.append(raw)
+            realness.append(real)
+        if len(set(realness)) > 1:
+            raise ValueError("Mix of datetime-indexed and other frames in the list; use one kind of index for all.")
+        layout = InputLayout(
+            kind="frames", columns=columns, indexes=[f.index for f in frames], dtypes=list(frames[0].dtypes)
+        )
+        return ParsedInput(values, stamps, realness[0], layout)
+    if all(isinstance(a, np.ndarray) for a in items):
+        arrays = [np.asarray(a) for a in items]
+        width = arrays[0].shape[1] if arrays[0].ndim == 2 else None
+        for i, a in enumerate(arrays):
+            if a.ndim != 2 or a.shape[0] == 0 or a.shape[1] != width:
+                raise ValueError(
+                    f"list item {i}: expected a non-empty 2-D array with {width} columns, got shape {a.shape}."
+                )
+        values = [_array_values(a, f"list item {i}: ") for i, a in enumerate(arrays)]
+        layout = InputLayout(
+            kind="arrays", columns=None, indexes=[pd.RangeIndex(len(a)) for a in arrays], dtypes=[arrays[0].dtype]
+        )
+        return ParsedInput(values, [np.arange(len(v), dtype=np.float64) for v in values], False, layout)
+    kinds = sorted({type(f).__name__ for f in items})
+    raise TypeError(f"A list input must hold only DataFrames or only 2-D arrays, got {kinds}.")
+
+
+def _parse_multiindex(frame: pd.DataFrame) -> ParsedInput:
+    index = frame.index
+    assert isinstance(index, pd.MultiIndex)
+    if index.nlevels != 2:
+        raise ValueError(
+            f"A MultiIndex input needs exactly two levels (series id, time), got {index.nlevels}: "
+            f"{list(index.names)}."
+        )
+    values_all = _frame_values(frame, "")
+    codes, uniques = pd.factorize(index.get_level_values(0))
+    values, stamps, positions, indexes, realness = [], [], [], [], []
+    for code, key in enumerate(uniques):
+        rows = np.flatnonzero(codes == code)
+        time_index = index.get_level_values(1)[rows]
+        raw, real = time_stamps(pd.Index(time_index), f"series {key!r}: ")
+        values.append(values_all[rows])
+        stamps.append(raw)
+        positions.append(rows)
+        indexes.append(pd.Index(time_index))
+        realness.append(real)
+    if len(set(realness)) > 1:
+        raise ValueError("Some series have datetime time stamps and others not; use one kind for all.")
+    layout = InputLayout(
+        kind="multiindex", columns=frame.columns, indexes=indexes, row_positions=positions,
+        frame_index=frame.index, dtypes=list(frame.dtypes),
+    )
+    return ParsedInput(values, stamps, realness[0], layout)
+
+
+def column_names(parsed: ParsedInput) -> np.ndarray | None:
+    """Column labels as an object array of strings, or None for array input."""
+    columns = parsed.layout.columns
+    if columns is None:
+        return None
+    return np.asarray([str(c) for c in columns], dtype=object)

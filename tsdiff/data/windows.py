@@ -1,0 +1,174 @@
+"""Fixed-length windows over many series, and stitching window outputs back to series.
+
+Everything is vectorised: windows are gathered with one fancy index, and stitching picks, for
+each time step, the window in which that step lies closest to the centre (so each step gets as
+much context on both sides as the windows allow, and samples are never averaged across windows,
+which would shrink their spread).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from tsdiff.data.frames import SeriesSet
+
+
+def window_starts(n_steps: int, length: int, stride: int) -> np.ndarray:
+    """Start positions of windows of ``length`` with ``stride`` covering ``n_steps``.
+
+    The last window is aligned to the end of the series so every step is covered; a series
+    shorter than ``length`` gets one window starting at 0 (padded by the caller).
+    """
+    if length < 1 or stride < 1:
+        raise ValueError(f"window length and stride must be >= 1, got {length} and {stride}.")
+    if n_steps <= length:
+        return np.zeros(1, dtype=np.int64)
+    starts = np.arange(0, n_steps - length + 1, stride, dtype=np.int64)
+    if starts[-1] != n_steps - length:
+        starts = np.append(starts, n_steps - length)
+    return starts
+
+
+@dataclass
+class WindowStore:
+    """Series padded and concatenated in one array, with the windows over them.
+
+    Attributes
+    ----------
+    values : ndarray of shape (n_total, n_columns), float32
+        Standardised values, 0 where not observed.
+    observed : ndarray of shape (n_total, n_columns), bool
+    timestamps : ndarray of shape (n_total,), float32
+        Time stamps of each series (padding extends them by one step per row).
+    starts : ndarray of shape (n_windows,), int64
+        Global start row of each window.
+    series_of_window : ndarray of shape (n_windows,), int64
+    local_starts : ndarray of shape (n_windows,), int64
+        Start row of each window within its own series.
+    offsets : ndarray of shape (n_series,), int64
+        Global row of each series' first step.
+    lengths : list of int
+        True number of steps of each series.
+    length : int
+        Window length.
+    """
+
+    values: np.ndarray
+    observed: np.ndarray
+    timestamps: np.ndarray
+    starts: np.ndarray
+    series_of_window: np.ndarray
+    local_starts: np.ndarray
+    offsets: np.ndarray
+    lengths: list[int]
+    length: int
+
+    @property
+    def n_windows(self) -> int:
+        """Number of windows."""
+        return len(self.starts)
+
+    def gather(self, window_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Return ``values (B, K, L)``, ``observed (B, K, L)`` and ``timestamps (B, L)``.
+
+        Time stamps are relative to each window's first step.
+        """
+        rows = self.starts[window_ids][:, None] + np.arange(self.length)
+        values = self.values[rows].transpose(0, 2, 1)
+        observed = self.observed[rows].transpose(0, 2, 1)
+        stamps = self.timestamps[rows]
+        return values, observed, stamps - stamps[:, :1]
+
+    def subset(self, window_ids: np.ndarray) -> WindowStore:
+        """The same store with only some of the windows."""
+        return WindowStore(
+            values=self.values, observed=self.observed, timestamps=self.timestamps,
+            starts=self.starts[window_ids], series_of_window=self.series_of_window[window_ids],
+            local_starts=self.local_starts[window_ids], offsets=self.offsets, lengths=self.lengths,
+            length=self.length,
+        )
+
+
+def build_window_store(
+    series: SeriesSet, standardised: list[np.ndarray], length: int, stride: int
+) -> WindowStore:
+    """Pad, concatenate and window standardised series.
+
+    Parameters
+    ----------
+    series : SeriesSet
+        The series (for time stamps).
+    standardised : list of ndarray
+        Per series, standardised ``(n_steps, n_columns)`` values with NaN where missing.
+    length, stride : int
+        Window length and the step between window starts.
+    """
+    padded_values, padded_observed, padded_stamps = [], [], []
+    starts, series_ids, local, offsets = [], [], [], []
+    offset = 0
+    for i, (vals, stamps) in enumerate(zip(standardised, series.timestamps, strict=True)):
+        n = len(vals)
+        pad = max(length - n, 0)
+        observed = ~np.isnan(vals)
+        if pad:
+            vals = np.concatenate([vals, np.full((pad, vals.shape[1]), np.nan)])
+            observed = np.concatenate([observed, np.zeros((pad, vals.shape[1]), dtype=bool)])
+            last = stamps[-1] if n else 0.0
+            stamps = np.concatenate([stamps, last + np.arange(1, pad + 1, dtype=np.float64)])
+        local_starts = window_starts(n, length, stride)
+        padded_values.append(np.where(observed, vals, 0.0).astype(np.float32))
+        padded_observed.append(observed)
+        padded_stamps.append(stamps.astype(np.float32))
+        starts.append(local_starts + offset)
+        local.append(local_starts)
+        series_ids.append(np.full(len(local_starts), i, dtype=np.int64))
+        offsets.append(offset)
+        offset += len(vals)
+    return WindowStore(
+        values=np.concatenate(padded_values),
+        observed=np.concatenate(padded_observed),
+        timestamps=np.concatenate(padded_stamps),
+        starts=np.concatenate(starts),
+        series_of_window=np.concatenate(series_ids),
+        local_starts=np.concatenate(local),
+        offsets=np.asarray(offsets, dtype=np.int64),
+        lengths=series.lengths,
+        length=length,
+    )
+
+
+def stitch(store: WindowStore, window_outputs: np.ndarray) -> list[np.ndarray]:
+    """Put per-window outputs back on each series' time axis.
+
+    Parameters
+    ----------
+    store : WindowStore
+        The windows the outputs belong to (in the same order).
+    window_outputs : ndarray of shape (n_windows, ..., n_columns, length)
+        One output per window; the middle axes (e.g. samples) are carried along.
+
+    Returns
+    -------
+    list of ndarray
+        Per series, ``(..., n_steps, n_columns)``: each step taken from the window in which it
+        lies closest to the centre.
+    """
+    results = []
+    half = (store.length - 1) / 2.0
+    for i, n in enumerate(store.lengths):
+        ids = np.flatnonzero(store.series_of_window == i)
+        local = store.local_starts[ids]
+        order = np.argsort(local, kind="stable")
+        ids, local = ids[order], local[order]
+        steps = np.arange(n)
+        centres = local + half
+        right = np.clip(np.searchsorted(centres, steps), 0, len(ids) - 1)
+        left = np.clip(right - 1, 0, len(ids) - 1)
+        use_left = np.abs(steps - centres[left]) <= np.abs(steps - centres[right])
+        best = np.where(use_left, left, right)
+        picked = window_outputs[ids[best], ..., steps - local[best]]
+        # picked: (n_steps, ..., n_columns) -> (..., n_steps, n_columns)
+        results.append(np.moveaxis(picked, 0, -2))
+    return results

@@ -1,0 +1,127 @@
+"""Batched multi-sample imputation of windows by reverse diffusion.
+
+All samples of all windows go through the network together, in chunks of at most
+``batch_size`` window-samples: the step-independent part of the network (side information,
+conditioning) is computed once per window and shared by its samples.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from tsdiff.data.windows import WindowStore
+from tsdiff.diffusion.samplers import make_sampler
+from tsdiff.diffusion.schedules import NoiseSchedule
+from tsdiff.model.denoiser import CSDIDenoiser
+
+
+def _chunks(n_windows: int, n_samples: int, batch_size: int) -> Iterator[tuple[slice, slice]]:
+    """Split (windows x samples) into rectangles of at most ``batch_size`` window-samples."""
+    if n_samples >= batch_size:
+        for start in range(0, n_windows):
+            for s in range(0, n_samples, batch_size):
+                yield slice(start, start + 1), slice(s, min(s + batch_size, n_samples))
+    else:
+        per_chunk = max(batch_size // n_samples, 1)
+        for start in range(0, n_windows, per_chunk):
+            yield slice(start, min(start + per_chunk, n_windows)), slice(0, n_samples)
+
+
+def _autocast(device: torch.device, precision: str) -> contextlib.AbstractContextManager[object]:
+    if precision.startswith("bf16"):
+        return torch.autocast(device.type, dtype=torch.bfloat16)
+    if precision.startswith("16"):
+        return torch.autocast(device.type, dtype=torch.float16)
+    return contextlib.nullcontext()
+
+
+@torch.no_grad()
+def sample_windows(
+    network: CSDIDenoiser,
+    schedule: NoiseSchedule,
+    store: WindowStore,
+    *,
+    n_samples: int,
+    sampler: str = "ddim",
+    sampling_steps: int = 10,
+    eta: float = 0.0,
+    batch_size: int = 256,
+    seed: int | None = None,
+    device: str | torch.device = "cpu",
+    precision: str = "32-true",
+    progress: bool = True,
+) -> np.ndarray:
+    """Draw imputation samples for every window of ``store``.
+
+    Parameters
+    ----------
+    network : CSDIDenoiser
+        Trained noise predictor.
+    schedule : NoiseSchedule
+        The schedule it was trained with.
+    store : WindowStore
+        Windows to impute; their observed cells are the condition.
+    n_samples : int
+        Samples per window.
+    sampler : {"ddim", "ddpm"}
+    sampling_steps : int
+        Reverse steps (at most the training steps).
+    eta : float
+        DDIM noise scale.
+    batch_size : int
+        Window-samples per network call.
+    seed : int, optional
+        Seed of the initial and per-step noise.
+    device : str or torch.device
+    precision : str
+        ``"32-true"``, ``"bf16-mixed"`` or ``"16-mixed"``: autocast for the network.
+    progress : bool
+        Show a progress bar over network calls.
+
+    Returns
+    -------
+    ndarray of shape (n_windows, n_samples, n_columns, length)
+        Standardised samples; observed cells hold the observed value in every sample.
+    """
+    device = torch.device(device)
+    network = network.to(device).eval()
+    diffusion_sampler = make_sampler(sampler, schedule, eta=eta)
+    diffusion_sampler.set_timesteps(sampling_steps)
+    timesteps = diffusion_sampler.timesteps.tolist()
+    generator = torch.Generator(device=device)
+    if seed is not None:
+        generator.manual_seed(int(seed))
+    else:
+        generator.seed()
+    n_windows = store.n_windows
+    out = np.empty((n_windows, n_samples, store.values.shape[1], store.length), dtype=np.float32)
+    chunks = list(_chunks(n_windows, n_samples, batch_size))
+    bar = tqdm(total=len(chunks) * len(timesteps), desc="sampling", unit="step", disable=not progress, leave=False)
+    for window_slice, sample_slice in chunks:
+        ids = np.arange(n_windows)[window_slice]
+        values_np, observed_np, stamps_np = store.gather(ids)
+        values = torch.from_numpy(np.ascontiguousarray(values_np)).to(device)
+        observed = torch.from_numpy(np.ascontiguousarray(observed_np)).to(device).to(values.dtype)
+        stamps = torch.from_numpy(np.ascontiguousarray(stamps_np)).to(device)
+        repeats = sample_slice.stop - sample_slice.start
+        with _autocast(device, precision):
+            context = network.encode_context(values, observed, stamps)
+        batch = len(ids) * repeats
+        x = torch.randn((batch, *values.shape[1:]), generator=generator, device=device)
+        for t in timesteps:
+            steps = torch.full((batch,), t, dtype=torch.long, device=device)
+            with _autocast(device, precision):
+                eps = network(x, steps, context, repeats=repeats)
+            x = diffusion_sampler.step(eps.float(), t, x, generator=generator).prev_sample
+            bar.update(1)
+        x = x.view(len(ids), repeats, *values.shape[1:])
+        cond = observed.unsqueeze(1)
+        x = cond * values.unsqueeze(1) + (1.0 - cond) * x
+        out[window_slice, sample_slice] = x.float().cpu().numpy()
+    bar.close()
+    return out

@@ -1,0 +1,12 @@
+"""The conditional score network (plain ``torch.nn`` modules)."""
+
+from tsdiff.model.conditioning import CONDITION_FILLS, fill_condition, interpolate_along_time
+from tsdiff.model.denoiser import CSDIDenoiser, DenoiserContext
+
+__all__ = [
+    "CONDITION_FILLS",
+    "CSDIDenoiser",
+    "DenoiserContext",
+    "fill_condition",
+    "interpolate_along_time",
+]

@@ -1,0 +1,125 @@
+"""Building blocks of the CSDI denoiser, in a channels-last layout ``(B, K, L, C)``.
+
+Keeping channels last lets the time transformer read ``(B*K, L, C)`` as a free view and turns
+CSDI's 1x1 convolutions into plain linear layers, so the only layout copy per block is the
+transpose around the feature transformer.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+class TransformerLayer(nn.Module):
+    """One post-norm transformer encoder layer (as ``nn.TransformerEncoderLayer``) on SDPA.
+
+    Parameters
+    ----------
+    channels : int
+        Model width ``C``.
+    n_heads : int
+        Attention heads; must divide ``channels``.
+    feedforward_dim : int
+        Hidden width of the feed-forward part (CSDI uses 64).
+    dropout : float
+        Dropout after attention and in the feed-forward part.
+    """
+
+    def __init__(self, channels: int, n_heads: int, feedforward_dim: int = 64, dropout: float = 0.1) -> None:
+        super().__init__()
+        if channels % n_heads:
+            raise ValueError(f"channels ({channels}) must be divisible by n_heads ({n_heads}).")
+        self.n_heads = n_heads
+        self.dropout = dropout
+        self.qkv = nn.Linear(channels, 3 * channels)
+        self.attention_out = nn.Linear(channels, channels)
+        self.norm_attention = nn.LayerNorm(channels)
+        self.feedforward_in = nn.Linear(channels, feedforward_dim)
+        self.feedforward_out = nn.Linear(feedforward_dim, channels)
+        self.norm_feedforward = nn.LayerNorm(channels)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Map ``(N, S, C)`` sequences to ``(N, S, C)``."""
+        n, s, c = x.shape
+        heads = self.n_heads
+        qkv = self.qkv(x).view(n, s, 3, heads, c // heads).permute(2, 0, 3, 1, 4)
+        p = self.dropout if self.training else 0.0
+        head_dim = c // heads
+        # Explicit batched matmuls: on CPU they beat the fused SDPA kernel for these short
+        # sequences (length K or L, head width 8), most of all under bf16 autocast.
+        query = qkv[0].reshape(n * heads, s, head_dim) * head_dim**-0.5
+        key = qkv[1].reshape(n * heads, s, head_dim)
+        value = qkv[2].reshape(n * heads, s, head_dim)
+        weights = F.dropout(torch.bmm(query, key.transpose(1, 2)).softmax(dim=-1), p, self.training)
+        attended = torch.bmm(weights, value).view(n, heads, s, head_dim)
+        attended = attended.transpose(1, 2).reshape(n, s, c)
+        x = self.norm_attention(x + F.dropout(self.attention_out(attended), p, self.training))
+        hidden = F.dropout(F.gelu(self.feedforward_in(x)), p, self.training)
+        return self.norm_feedforward(x + F.dropout(self.feedforward_out(hidden), p, self.training))
+
+
+class ResidualBlock(nn.Module):
+    """CSDI residual block: time transformer, feature transformer, gated activation, skip.
+
+    Parameters
+    ----------
+    channels : int
+        Width ``C`` of the residual stream.
+    diffusion_embedding_dim : int
+        Width of the diffusion-step embedding.
+    n_heads : int
+        Attention heads of both transformers.
+    dropout : float
+        Dropout inside the transformers.
+    """
+
+    def __init__(self, channels: int, diffusion_embedding_dim: int, n_heads: int, dropout: float) -> None:
+        super().__init__()
+        self.diffusion_projection = nn.Linear(diffusion_embedding_dim, channels)
+        self.time_layer = TransformerLayer(channels, n_heads, dropout=dropout)
+        self.feature_layer = TransformerLayer(channels, n_heads, dropout=dropout)
+        self.mid_projection = nn.Linear(channels, 2 * channels)
+        self.output_projection = nn.Linear(channels, 2 * channels)
+        nn.init.kaiming_normal_(self.mid_projection.weight)
+        nn.init.kaiming_normal_(self.output_projection.weight)
+
+    def forward(
+        self, x: torch.Tensor, step_embedding: torch.Tensor, side: torch.Tensor, repeats: int
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Apply the block.
+
+        Parameters
+        ----------
+        x : torch.Tensor
+            ``(B * repeats, K, L, C)`` residual stream.
+        step_embedding : torch.Tensor
+            ``(B * repeats, E)`` diffusion-step embedding.
+        side : torch.Tensor
+            ``(B, K, L, 2C)`` projected side information, shared by the ``repeats`` copies.
+        repeats : int
+            Number of samples drawn per conditioning window.
+
+        Returns
+        -------
+        (residual_out, skip) : tuple of torch.Tensor
+            Both ``(B * repeats, K, L, C)``.
+        """
+        batch, features, length, channels = x.shape
+        y = x + self.diffusion_projection(step_embedding)[:, None, None, :]
+        y = self.time_layer(y.reshape(batch * features, length, channels))
+        y = y.view(batch, features, length, channels)
+        if features > 1:
+            y = y.transpose(1, 2).reshape(batch * length, features, channels)
+            y = self.feature_layer(y).view(batch, length, features, channels).transpose(1, 2)
+        y = self.mid_projection(y)
+        y = (y.view(-1, repeats, features, length, 2 * channels) + side.unsqueeze(1)).view(
+            batch, features, length, 2 * channels
+        )
+        gate, value = y.chunk(2, dim=-1)
+        y = torch.sigmoid(gate) * torch.tanh(value)
+        residual, skip = self.output_projection(y).chunk(2, dim=-1)
+        return (x + residual) / math.sqrt(2.0), skip

@@ -1,0 +1,164 @@
+"""The CSDI conditional score network as a plain ``nn.Module``."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from tsdiff.model.blocks import ResidualBlock
+from tsdiff.model.conditioning import fill_condition
+from tsdiff.model.embeddings import DiffusionStepEmbedding, sinusoidal_embedding
+
+
+@dataclass
+class DenoiserContext:
+    """Everything about a batch of windows that does not change across diffusion steps.
+
+    Computed once by :meth:`CSDIDenoiser.encode_context` and reused for every step and sample.
+
+    Attributes
+    ----------
+    cond_mask : torch.Tensor
+        ``(B, K, L)``, 1 where a value is given to the model.
+    cond_input : torch.Tensor
+        ``(B, K, L, C)``, the conditioning channel's part of the input projection.
+    side : list of torch.Tensor
+        Per residual block, ``(B, K, L, 2C)`` projected side information.
+    """
+
+    cond_mask: torch.Tensor
+    cond_input: torch.Tensor
+    side: list[torch.Tensor]
+
+
+class CSDIDenoiser(nn.Module):
+    """Conditional noise predictor of CSDI (Tashiro et al., 2021).
+
+    Input per cell: the conditioning value (observed, gaps filled by ``condition_fill``) and the
+    noisy target value (zero where conditioned). Side information: a sinusoidal embedding of the
+    real time stamps, a learned feature embedding and the conditioning mask.
+
+    Parameters
+    ----------
+    n_features : int
+        Number of series columns ``K``.
+    num_steps : int
+        Number of training diffusion steps.
+    channels : int, default=64
+    n_layers : int, default=4
+    n_heads : int, default=8
+    diffusion_embedding_dim : int, default=128
+    time_embedding_dim : int, default=128
+    feature_embedding_dim : int, default=16
+    dropout : float, default=0.1
+    condition_fill : {"linear", "zero"}, default="linear"
+        How unobserved cells of the conditioning channel are filled.
+    """
+
+    def __init__(
+        self,
+        n_features: int,
+        num_steps: int,
+        *,
+        channels: int = 64,
+        n_layers: int = 4,
+        n_heads: int = 8,
+        diffusion_embedding_dim: int = 128,
+        time_embedding_dim: int = 128,
+        feature_embedding_dim: int = 16,
+        dropout: float = 0.1,
+        condition_fill: str = "linear",
+    ) -> None:
+        super().__init__()
+        self.n_features = n_features
+        self.channels = channels
+        self.n_layers = n_layers
+        self.time_embedding_dim = time_embedding_dim
+        self.condition_fill = condition_fill
+        self.step_embedding = DiffusionStepEmbedding(num_steps, diffusion_embedding_dim)
+        self.feature_embedding = nn.Embedding(n_features, feature_embedding_dim)
+        self.input_projection = nn.Linear(2, channels)
+        nn.init.kaiming_normal_(self.input_projection.weight)
+        side_width = 2 * channels * n_layers
+        self.side_time = nn.Linear(time_embedding_dim, side_width)
+        self.side_feature = nn.Linear(feature_embedding_dim, side_width, bias=False)
+        self.side_mask = nn.Linear(1, side_width, bias=False)
+        self.blocks = nn.ModuleList(
+            ResidualBlock(channels, diffusion_embedding_dim, n_heads, dropout) for _ in range(n_layers)
+        )
+        self.output_hidden = nn.Linear(channels, channels)
+        nn.init.kaiming_normal_(self.output_hidden.weight)
+        self.output = nn.Linear(channels, 1)
+        nn.init.zeros_(self.output.weight)
+        nn.init.zeros_(self.output.bias)
+
+    def encode_context(
+        self, values: torch.Tensor, cond_mask: torch.Tensor, timestamps: torch.Tensor
+    ) -> DenoiserContext:
+        """Precompute the step-independent part of the network for a batch of windows.
+
+        Parameters
+        ----------
+        values : torch.Tensor
+            ``(B, K, L)`` standardised values (anything where ``cond_mask`` is 0).
+        cond_mask : torch.Tensor
+            ``(B, K, L)`` conditioning mask.
+        timestamps : torch.Tensor
+            ``(B, L)`` time stamps relative to the window start, in base steps.
+        """
+        batch, features, length = values.shape
+        if features != self.n_features:
+            raise ValueError(f"Expected {self.n_features} features, got {features}.")
+        cond_mask = cond_mask.to(values.dtype)
+        condition = fill_condition(values, cond_mask, timestamps, self.condition_fill)
+        weight = self.input_projection.weight
+        cond_input = condition.unsqueeze(-1) * weight[:, 0] + self.input_projection.bias
+        time_code = sinusoidal_embedding(timestamps, self.time_embedding_dim).to(values.dtype)
+        side = (
+            self.side_time(time_code)[:, None, :, :]
+            + self.side_feature(self.feature_embedding.weight)[None, :, None, :]
+            + self.side_mask(cond_mask.unsqueeze(-1))
+        )
+        return DenoiserContext(
+            cond_mask=cond_mask, cond_input=cond_input, side=list(side.chunk(self.n_layers, dim=-1))
+        )
+
+    def forward(
+        self, noisy: torch.Tensor, steps: torch.Tensor, context: DenoiserContext, repeats: int = 1
+    ) -> torch.Tensor:
+        """Predict the noise in ``noisy``.
+
+        Parameters
+        ----------
+        noisy : torch.Tensor
+            ``(B * repeats, K, L)`` noisy targets ``x_t`` (values at conditioned cells are ignored).
+        steps : torch.Tensor
+            ``(B * repeats,)`` integer diffusion steps.
+        context : DenoiserContext
+            From :meth:`encode_context` for the ``B`` windows; sample ``i`` uses window
+            ``i // repeats``.
+        repeats : int, default=1
+            Number of noisy copies per window.
+
+        Returns
+        -------
+        torch.Tensor
+            ``(B * repeats, K, L)`` predicted noise.
+        """
+        total, features, length = noisy.shape
+        batch = total // repeats
+        target_mask = 1.0 - context.cond_mask
+        noisy_part = (noisy.view(batch, repeats, features, length) * target_mask.unsqueeze(1)).unsqueeze(-1)
+        x = context.cond_input.unsqueeze(1) + noisy_part * self.input_projection.weight[:, 1]
+        x = F.relu(x).view(total, features, length, self.channels)
+        step_embedding = self.step_embedding(steps)
+        skip_sum = torch.zeros_like(x)
+        for block, side in zip(self.blocks, context.side, strict=True):
+            x, skip = block(x, step_embedding, side, repeats)
+            skip_sum = skip_sum + skip
+        hidden = F.relu(self.output_hidden(skip_sum / math.sqrt(self.n_layers)))
+        return self.output(hidden).squeeze(-1)

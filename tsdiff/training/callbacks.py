@@ -1,0 +1,88 @@
+"""Training callbacks: budget-aware learning-rate decay and in-memory best-weight restore."""
+
+from __future__ import annotations
+
+import copy
+import time
+from typing import Any
+
+import pytorch_lightning as pl
+import torch
+
+
+class BudgetLRDecay(pl.Callback):
+    """Step the learning rate down by 10x at 75 % and again at 90 % of the training budget.
+
+    This is CSDI's MultiStepLR schedule, but with progress measured as the larger of the epoch
+    fraction (``max_epochs``) and the wall-clock fraction (``max_time_seconds``), so a time-capped
+    run also gets its decay.
+    """
+
+    def __init__(self, max_epochs: int | None, max_time_seconds: float | None, milestones: tuple[float, float] = (0.75, 0.9)) -> None:
+        self.max_epochs = max_epochs
+        self.max_time_seconds = max_time_seconds
+        self.milestones = milestones
+        self._start = 0.0
+        self._base_lrs: list[float] = []
+
+    def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self._start = time.monotonic()
+        self._base_lrs = [group["lr"] for opt in trainer.optimizers for group in opt.param_groups]
+
+    def progress(self, trainer: pl.Trainer, batch_idx: int) -> float:
+        """Fraction of the budget used so far (0 to 1)."""
+        fractions = [0.0]
+        if self.max_epochs:
+            per_epoch = max(int(trainer.num_training_batches or 1), 1) if trainer.num_training_batches != float("inf") else 1
+            fractions.append((trainer.current_epoch + batch_idx / per_epoch) / self.max_epochs)
+        if self.max_time_seconds:
+            fractions.append((time.monotonic() - self._start) / self.max_time_seconds)
+        return min(max(fractions), 1.0)
+
+    def on_train_batch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule, batch: Any, batch_idx: int) -> None:
+        done = self.progress(trainer, batch_idx)
+        factor = 0.1 ** sum(done >= m for m in self.milestones)
+        groups = [group for opt in trainer.optimizers for group in opt.param_groups]
+        for group, base in zip(groups, self._base_lrs, strict=True):
+            group["lr"] = base * factor
+
+
+class RestoreBestWeights(pl.Callback):
+    """Keep a copy of the weights with the lowest monitored loss and load them when training ends."""
+
+    def __init__(self, monitor: str = "val_loss") -> None:
+        self.monitor = monitor
+        self.best_score = float("inf")
+        self.best_epoch = -1
+        self._best_state: dict[str, torch.Tensor] | None = None
+
+    def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if trainer.sanity_checking:
+            return
+        score = trainer.callback_metrics.get(self.monitor)
+        if score is None:
+            return
+        value = float(score)
+        if value < self.best_score:
+            self.best_score = value
+            self.best_epoch = trainer.current_epoch
+            self._best_state = copy.deepcopy({k: v.detach().cpu() for k, v in pl_module.state_dict().items()})
+
+    def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if self._best_state is not None:
+            pl_module.load_state_dict(self._best_state)
+
+
+class LossHistory(pl.Callback):
+    """Record the epoch means of ``train_loss`` and ``val_loss``."""
+
+    def __init__(self) -> None:
+        self.history: list[dict[str, float]] = []
+
+    def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        metrics = trainer.callback_metrics
+        row = {"epoch": float(trainer.current_epoch)}
+        for key in ("train_loss", "val_loss"):
+            if key in metrics:
+                row[key] = float(metrics[key])
+        self.history.append(row)

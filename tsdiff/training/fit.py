@@ -1,0 +1,126 @@
+"""One function that trains a denoiser on prepared windows (hides Lightning from the estimators)."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytorch_lightning as pl
+
+from tsdiff.data.windows import WindowStore
+from tsdiff.model.denoiser import CSDIDenoiser
+from tsdiff.training.callbacks import BudgetLRDecay, LossHistory, RestoreBestWeights
+from tsdiff.training.datamodule import WindowDataModule
+from tsdiff.training.module import DiffusionImputationModule
+from tsdiff.training.trainer import make_trainer
+
+
+@dataclass
+class TrainingConfig:
+    """Settings of one training run (a subset of the estimator's parameters)."""
+
+    target_strategy: str = "mix"
+    max_epochs: int = 200
+    max_time_seconds: float | None = None
+    batch_size: int = 16
+    learning_rate: float = 1e-3
+    weight_decay: float = 1e-6
+    patience: int | None = 20
+    accelerator: str = "auto"
+    devices: Any = 1
+    num_nodes: int = 1
+    strategy: str = "auto"
+    precision: Any = "32-true"
+    seed: int | None = None
+    verbose: bool = True
+    logger: Any = False
+    extra_callbacks: list[pl.Callback] = field(default_factory=list)
+
+
+@dataclass
+class TrainingResult:
+    """What a training run produced."""
+
+    network: CSDIDenoiser
+    history: list[dict[str, float]]
+    epochs: int
+    best_epoch: int
+    best_val_loss: float | None
+    seconds: float
+    windows_seen: int
+
+
+@contextlib.contextmanager
+def quiet_lightning(verbose: bool) -> Iterator[None]:
+    """Silence Lightning's info logs and its advice warnings unless ``verbose``."""
+    if verbose:
+        yield
+        return
+    loggers = [logging.getLogger(name) for name in ("pytorch_lightning", "lightning.pytorch", "lightning_fabric", "lightning.fabric")]
+    levels = [lg.level for lg in loggers]
+    for lg in loggers:
+        lg.setLevel(logging.ERROR)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", module=r"pytorch_lightning.*")
+        warnings.filterwarnings("ignore", module=r"lightning_fabric.*")
+        warnings.filterwarnings("ignore", message=r".*does not have many workers.*")
+        try:
+            yield
+        finally:
+            for lg, level in zip(loggers, levels, strict=True):
+                lg.setLevel(level)
+
+
+def train_denoiser(
+    network: CSDIDenoiser,
+    schedule_config: dict[str, Any],
+    train_store: WindowStore,
+    val_store: WindowStore | None,
+    config: TrainingConfig,
+) -> TrainingResult:
+    """Train ``network`` on the windows of ``train_store``; returns it on the CPU in eval mode.
+
+    With validation windows, the weights of the epoch with the lowest validation loss are
+    restored at the end and training stops early after ``patience`` epochs without improvement.
+    """
+    has_validation = val_store is not None and val_store.n_windows > 0
+    module = DiffusionImputationModule(
+        network, schedule_config, target_strategy=config.target_strategy,
+        learning_rate=config.learning_rate, weight_decay=config.weight_decay,
+        validation_seed=config.seed or 0,
+    )
+    datamodule = WindowDataModule(train_store, val_store if has_validation else None, config.batch_size)
+    history = LossHistory()
+    best = RestoreBestWeights()
+    callbacks: list[pl.Callback] = [BudgetLRDecay(config.max_epochs, config.max_time_seconds), history]
+    if has_validation:
+        callbacks.append(best)
+    callbacks.extend(config.extra_callbacks)
+    with quiet_lightning(config.verbose):
+        if config.seed is not None:
+            pl.seed_everything(config.seed, workers=True, verbose=False)
+        trainer = make_trainer(
+            max_epochs=config.max_epochs, max_time_seconds=config.max_time_seconds,
+            accelerator=config.accelerator, devices=config.devices, precision=config.precision,
+            strategy=config.strategy, num_nodes=config.num_nodes, patience=config.patience,
+            has_validation=has_validation, callbacks=callbacks, logger=config.logger,
+            verbose=config.verbose,
+        )
+        start = time.perf_counter()
+        trainer.fit(module, datamodule=datamodule)
+        seconds = time.perf_counter() - start
+    trained = module.network.cpu().eval()
+    return TrainingResult(
+        network=trained,
+        history=history.history,
+        epochs=trainer.current_epoch,
+        best_epoch=best.best_epoch if has_validation else trainer.current_epoch - 1,
+        best_val_loss=best.best_score if has_validation and best.best_epoch >= 0 else None,
+        seconds=seconds,
+        windows_seen=int(trainer.global_step) * config.batch_size,
+    )

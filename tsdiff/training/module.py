@@ -1,0 +1,95 @@
+"""The LightningModule ("system") that trains a denoiser to predict noise on target cells."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytorch_lightning as pl
+import torch
+
+from tsdiff.data.dataset import Batch
+from tsdiff.data.masking import condition_mask
+from tsdiff.diffusion.schedules import NoiseSchedule
+from tsdiff.model.denoiser import CSDIDenoiser
+
+
+def masked_noise_loss(
+    network: CSDIDenoiser,
+    schedule: NoiseSchedule,
+    batch: Batch,
+    strategy: str,
+    generator: torch.Generator | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """CSDI's training objective on one batch.
+
+    Hide target cells (observed but not conditioned), noise them to a random step, and return
+    the mean squared error of the predicted noise over target cells only, with the number of
+    target cells. Conditioned cells and unobserved cells never enter the loss.
+    """
+    values, observed, stamps = batch["values"], batch["observed"], batch["timestamps"]
+    cond = condition_mask(observed, strategy, generator)
+    target = (observed & ~cond).to(values.dtype)
+    steps = torch.randint(
+        0, schedule.num_train_timesteps, (values.shape[0],), generator=generator, device="cpu"
+    ).to(values.device)
+    noise = torch.randn(values.shape, generator=generator, device="cpu").to(values.device)
+    noisy = schedule.add_noise(values, noise, steps)
+    context = network.encode_context(values, cond.to(values.dtype), stamps)
+    predicted = network(noisy, steps, context)
+    n_targets = target.sum()
+    loss = (((noise - predicted) * target) ** 2).sum() / n_targets.clamp(min=1.0)
+    return loss, n_targets
+
+
+class DiffusionImputationModule(pl.LightningModule):
+    """Training system: the network, the noise schedule, the target strategy and the optimiser.
+
+    Parameters
+    ----------
+    network : CSDIDenoiser
+        The score network (a plain ``nn.Module``).
+    schedule_config : dict
+        Arguments of :class:`~tsdiff.diffusion.NoiseSchedule`.
+    target_strategy : {"random", "historical", "mix"}
+        How training targets are chosen among observed cells.
+    learning_rate : float
+        Adam learning rate.
+    weight_decay : float
+        Adam weight decay.
+    validation_seed : int
+        Seed of the fixed masks, steps and noise used for the validation loss.
+    """
+
+    def __init__(
+        self,
+        network: CSDIDenoiser,
+        schedule_config: dict[str, Any],
+        target_strategy: str = "mix",
+        learning_rate: float = 1e-3,
+        weight_decay: float = 1e-6,
+        validation_seed: int = 0,
+    ) -> None:
+        super().__init__()
+        self.network = network
+        self.schedule = NoiseSchedule(**schedule_config)
+        self.target_strategy = target_strategy
+        self.learning_rate = learning_rate
+        self.weight_decay = weight_decay
+        self.validation_seed = validation_seed
+
+    def training_step(self, batch: Batch, batch_idx: int) -> torch.Tensor:
+        loss, _ = masked_noise_loss(self.network, self.schedule, batch, self.target_strategy)
+        self.log("train_loss", loss, on_step=False, on_epoch=True, prog_bar=True, batch_size=len(batch["values"]))
+        return loss
+
+    def validation_step(self, batch: Batch, batch_idx: int) -> torch.Tensor:
+        generator = torch.Generator().manual_seed(self.validation_seed + batch_idx)
+        loss, _ = masked_noise_loss(self.network, self.schedule, batch, self.target_strategy, generator)
+        self.log(
+            "val_loss", loss, on_step=False, on_epoch=True, prog_bar=True, sync_dist=True,
+            batch_size=len(batch["values"]),
+        )
+        return loss
+
+    def configure_optimizers(self) -> torch.optim.Optimizer:
+        return torch.optim.Adam(self.network.parameters(), lr=self.learning_rate, weight_decay=self.weight_decay)

@@ -1,0 +1,57 @@
+"""Build a configured ``pytorch_lightning.Trainer``."""
+
+from __future__ import annotations
+
+import datetime as dt
+import tempfile
+from typing import Any
+
+import pytorch_lightning as pl
+from pytorch_lightning.callbacks import EarlyStopping
+
+
+def make_trainer(
+    *,
+    max_epochs: int,
+    max_time_seconds: float | None,
+    accelerator: str,
+    devices: Any,
+    precision: Any,
+    strategy: str = "auto",
+    num_nodes: int = 1,
+    patience: int | None = None,
+    has_validation: bool = True,
+    callbacks: list[pl.Callback] | None = None,
+    logger: Any = False,
+    verbose: bool = True,
+    deterministic: bool | str = False,
+    default_root_dir: str | None = None,
+) -> pl.Trainer:
+    """Return a Trainer for tsdiff's training loop.
+
+    Checkpoint files are not written (the best weights are kept in memory), nothing is logged
+    unless ``logger`` is given, and the progress bar follows ``verbose``.
+    """
+    callbacks = list(callbacks or [])
+    if has_validation and patience is not None and patience > 0:
+        callbacks.append(EarlyStopping(monitor="val_loss", patience=patience, mode="min"))
+    max_time = dt.timedelta(seconds=float(max_time_seconds)) if max_time_seconds else None
+    return pl.Trainer(
+        max_epochs=max_epochs,
+        max_time=max_time,
+        accelerator=accelerator,
+        devices=devices,
+        num_nodes=num_nodes,
+        strategy=strategy,
+        precision=precision,
+        callbacks=callbacks,
+        logger=logger,
+        enable_checkpointing=False,
+        enable_progress_bar=verbose,
+        enable_model_summary=False,
+        num_sanity_val_steps=0,
+        limit_val_batches=1.0 if has_validation else 0,
+        deterministic=deterministic,
+        default_root_dir=default_root_dir or tempfile.gettempdir(),
+        log_every_n_steps=10,
+    )
