@@ -10,14 +10,15 @@ from typing import TYPE_CHECKING, Any
 from tsdiff._version import __version__
 
 if TYPE_CHECKING:
+    from tsdiff.api.detector import TSDiffAnomalyDetector
     from tsdiff.api.imputer import TSDiffImputer
 
-__all__ = ["TSDiffImputer", "__version__"]
+__all__ = ["TSDiffAnomalyDetector", "TSDiffImputer", "__version__"]
 
 
 def __getattr__(name: str) -> Any:
-    if name == "TSDiffImputer":
-        from tsdiff.api.imputer import TSDiffImputer
+    if name in ("TSDiffImputer", "TSDiffAnomalyDetector"):
+        import tsdiff.api
 
-        return TSDiffImputer
+        return getattr(tsdiff.api, name)
     raise AttributeError(f"module 'tsdiff' has no attribute {name!r}")

@@ -55,6 +55,7 @@ def sample_windows(
     device: str | torch.device = "cpu",
     precision: str = "32-true",
     progress: bool = True,
+    condition_masks: np.ndarray | None = None,
 ) -> np.ndarray:
     """Draw imputation samples for every window of ``store``.
 
@@ -82,11 +83,14 @@ def sample_windows(
         ``"32-true"``, ``"bf16-mixed"`` or ``"16-mixed"``: autocast for the network.
     progress : bool
         Show a progress bar over network calls.
+    condition_masks : ndarray of shape (n_windows, n_columns, length), optional
+        Boolean masks ANDed with the observed mask: cells where it is False are hidden from the
+        model and imputed even if observed (used for reconstruction-based anomaly scores).
 
     Returns
     -------
     ndarray of shape (n_windows, n_samples, n_columns, length)
-        Standardised samples; observed cells hold the observed value in every sample.
+        Standardised samples; conditioning cells hold their value in every sample.
     """
     device = torch.device(device)
     network = network.to(device).eval()
@@ -99,6 +103,11 @@ def sample_windows(
     else:
         generator.seed()
     n_windows = store.n_windows
+    if condition_masks is not None and condition_masks.shape != (n_windows, store.values.shape[1], store.length):
+        raise ValueError(
+            f"condition_masks has shape {condition_masks.shape}, expected "
+            f"{(n_windows, store.values.shape[1], store.length)}."
+        )
     out = np.empty((n_windows, n_samples, store.values.shape[1], store.length), dtype=np.float32)
     chunks = list(_chunks(n_windows, n_samples, batch_size))
     bar = tqdm(total=len(chunks) * len(timesteps), desc="sampling", unit="step", disable=not progress, leave=False)
@@ -106,6 +115,8 @@ def sample_windows(
         ids = np.arange(n_windows)[window_slice]
         values_np, observed_np, stamps_np = store.gather(ids)
         values = torch.from_numpy(np.ascontiguousarray(values_np)).to(device)
+        if condition_masks is not None:
+            observed_np = observed_np & condition_masks[ids]
         observed = torch.from_numpy(np.ascontiguousarray(observed_np)).to(device).to(values.dtype)
         stamps = torch.from_numpy(np.ascontiguousarray(stamps_np)).to(device)
         repeats = sample_slice.stop - sample_slice.start

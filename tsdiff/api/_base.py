@@ -63,6 +63,10 @@ DIFFUSION_PARAMETER_CONSTRAINTS: dict[str, list[Any]] = {
     "inference_batch_size": [Interval(Integral, 1, None, closed="left")],
     "random_state": [None, Interval(Integral, 0, 2**32 - 1, closed="both")],
     "verbose": ["boolean"],
+    "tracking": ["boolean"],
+    "tracking_uri": [None, str],
+    "experiment_name": [str],
+    "registered_model_name": [None, str],
 }
 
 
@@ -110,6 +114,10 @@ class DiffusionEstimatorBase(BaseEstimator):
     inference_batch_size: int
     random_state: int | None
     verbose: bool
+    tracking: bool
+    tracking_uri: str | None
+    experiment_name: str
+    registered_model_name: str | None
 
     # -- validation -------------------------------------------------------------------------
     def _check_parameter_consistency(self) -> None:
@@ -218,8 +226,12 @@ class DiffusionEstimatorBase(BaseEstimator):
             condition_fill=self.condition_fill,
         )
 
-    def _fit_diffusion(self, X: Any, validation_data: Any = None, logger: Any = False) -> ParsedInput:
-        """Validate input, fit the scaler and train the network; sets the fitted attributes."""
+    def _fit_diffusion(self, X: Any, validation_data: Any = None) -> ParsedInput:
+        """Validate input, fit the scaler and train the network; sets the fitted attributes.
+
+        With ``tracking=True`` the run is recorded in MLflow (see :mod:`tsdiff.tracking`): params
+        and per-epoch losses here, the fitted model by :meth:`_finish_tracking`.
+        """
         self._validate_params()
         self._check_parameter_consistency()
         parsed = self._parse(X, reset=True)
@@ -248,6 +260,13 @@ class DiffusionEstimatorBase(BaseEstimator):
 
         from tsdiff.training.fit import TrainingConfig, train_denoiser
 
+        logger: Any = False
+        self._tracking_session = None
+        if self.tracking:
+            from tsdiff.tracking import start_fit_run
+
+            self._tracking_session = start_fit_run(self)
+            logger = self._tracking_session.lightning_logger
         if self.random_state is not None:
             torch.manual_seed(self.random_state)
         network = self._build_network(parsed.values[0].shape[1])
@@ -279,6 +298,39 @@ class DiffusionEstimatorBase(BaseEstimator):
         self.n_val_windows_ = val_store.n_windows if val_store is not None else 0
         self.train_windows_per_second_ = result.windows_seen / max(result.seconds, 1e-9)
         return parsed
+
+    def _finish_tracking(self, X: Any) -> None:
+        """Log the fitted model to the MLflow run opened in fit, and close the run."""
+        session = getattr(self, "_tracking_session", None)
+        if session is not None:
+            try:
+                session.finish(self, X)
+            finally:
+                self._tracking_session = None
+
+    # -- persistence ------------------------------------------------------------------------
+    def save(self, path: Any) -> None:
+        """Save the fitted estimator to the directory ``path`` (JSON config + weights).
+
+        Loading never executes code from the files (weights are read with ``weights_only``).
+        """
+        from tsdiff.api.persistence import save_estimator
+
+        save_estimator(self, path)
+
+    @classmethod
+    def load(cls, path: Any) -> Any:
+        """Load an estimator saved with :meth:`save`.
+
+        Raises
+        ------
+        ValueError
+            If the directory was written by an incompatible tsdiff version, holds another
+            estimator class, or its files were altered.
+        """
+        from tsdiff.api.persistence import load_estimator
+
+        return load_estimator(path, expected_class=cls)
 
     # -- sampling -------------------------------------------------------------------------
     def _inference_device(self) -> torch.device:

@@ -96,6 +96,15 @@ class TSDiffImputer(TransformerMixin, DiffusionEstimatorBase, auto_wrap_output_k
         Seed of training and sampling; an int makes results reproducible on CPU.
     verbose : bool, default=True
         Show progress bars (training and sampling).
+    tracking : bool, default=False
+        Record ``fit`` in MLflow: parameters, per-epoch losses and the fitted model.
+    tracking_uri : str or None, default=None
+        MLflow tracking URI; None uses ``MLFLOW_TRACKING_URI`` when set, else
+        ``sqlite:///mlflow.db``.
+    experiment_name : str, default="tsdiff"
+        MLflow experiment of the runs.
+    registered_model_name : str or None, default=None
+        When set, the logged model is also registered under this name.
 
     Attributes
     ----------
@@ -162,6 +171,10 @@ class TSDiffImputer(TransformerMixin, DiffusionEstimatorBase, auto_wrap_output_k
         inference_batch_size: int = 256,
         random_state: int | None = None,
         verbose: bool = True,
+        tracking: bool = False,
+        tracking_uri: str | None = None,
+        experiment_name: str = "tsdiff",
+        registered_model_name: str | None = None,
     ) -> None:
         self.window_length = window_length
         self.train_stride = train_stride
@@ -198,6 +211,10 @@ class TSDiffImputer(TransformerMixin, DiffusionEstimatorBase, auto_wrap_output_k
         self.inference_batch_size = inference_batch_size
         self.random_state = random_state
         self.verbose = verbose
+        self.tracking = tracking
+        self.tracking_uri = tracking_uri
+        self.experiment_name = experiment_name
+        self.registered_model_name = registered_model_name
 
     def fit(self, X: Any, y: Any = None, *, validation_data: Any = None) -> TSDiffImputer:
         """Learn column statistics and train the diffusion model on ``X``.
@@ -217,6 +234,7 @@ class TSDiffImputer(TransformerMixin, DiffusionEstimatorBase, auto_wrap_output_k
         self : TSDiffImputer
         """
         self._fit_diffusion(X, validation_data)
+        self._finish_tracking(X)
         return self
 
     def _missing(self, parsed: ParsedInput) -> list[np.ndarray]:
