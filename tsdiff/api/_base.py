@@ -224,6 +224,7 @@ class DiffusionEstimatorBase(BaseEstimator):
             feature_embedding_dim=self.feature_embedding_dim,
             dropout=self.dropout,
             condition_fill=self.condition_fill,
+            alphas_cumprod=NoiseSchedule(**self._schedule_config()).alphas_cumprod,
         )
 
     def _fit_diffusion(self, X: Any, validation_data: Any = None) -> ParsedInput:

@@ -214,7 +214,8 @@ def _check_finite(values: np.ndarray, labels: pd.Index | None, index: pd.Index |
 def time_stamps(index: pd.Index, where: str = "") -> tuple[np.ndarray, bool]:
     """Return raw time stamps of an index and whether they are real times.
 
-    A ``DatetimeIndex`` gives nanoseconds, a ``TimedeltaIndex`` too; they must be strictly
+    A ``DatetimeIndex`` gives nanoseconds (whatever its stored unit), a ``TimedeltaIndex`` too;
+    they must be strictly
     increasing. Any other index gives positions.
 
     Raises
@@ -226,7 +227,8 @@ def time_stamps(index: pd.Index, where: str = "") -> tuple[np.ndarray, bool]:
         if index.hasnans:
             row = int(np.flatnonzero(index.isna())[0])
             raise ValueError(f"{where}the time index has a missing time stamp (NaT) at row {row}; drop or fix that row.")
-        raw = index.asi8.astype(np.float64)
+        # pandas may store datetimes in s, ms, us or ns: always measure in nanoseconds.
+        raw = index.as_unit("ns").asi8.astype(np.float64)
         if len(raw) > 1:
             steps = np.diff(raw)
             if (steps <= 0).any():

@@ -24,6 +24,8 @@ class DenoiserContext:
     ----------
     cond_mask : torch.Tensor
         ``(B, K, L)``, 1 where a value is given to the model.
+    condition : torch.Tensor
+        ``(B, K, L)``, the conditioning channel (observed values, gaps filled).
     cond_input : torch.Tensor
         ``(B, K, L, C)``, the conditioning channel's part of the input projection.
     side : list of torch.Tensor
@@ -31,6 +33,7 @@ class DenoiserContext:
     """
 
     cond_mask: torch.Tensor
+    condition: torch.Tensor
     cond_input: torch.Tensor
     side: list[torch.Tensor]
 
@@ -57,6 +60,9 @@ class CSDIDenoiser(nn.Module):
     dropout : float, default=0.1
     condition_fill : {"linear", "zero"}, default="linear"
         How unobserved cells of the conditioning channel are filled.
+    alphas_cumprod : torch.Tensor, optional
+        ``abar_t`` of the training schedule. When given, the network predicts the noise as an
+        analytic Gaussian-prior term plus a learned residual (see :meth:`forward`).
     """
 
     def __init__(
@@ -72,8 +78,14 @@ class CSDIDenoiser(nn.Module):
         feature_embedding_dim: int = 16,
         dropout: float = 0.1,
         condition_fill: str = "linear",
+        alphas_cumprod: torch.Tensor | None = None,
     ) -> None:
         super().__init__()
+        self.prior_skip = alphas_cumprod is not None
+        if alphas_cumprod is not None:
+            if len(alphas_cumprod) != num_steps:
+                raise ValueError(f"alphas_cumprod has {len(alphas_cumprod)} steps, expected {num_steps}.")
+            self.register_buffer("alphas_cumprod", alphas_cumprod.float().clone(), persistent=False)
         self.n_features = n_features
         self.channels = channels
         self.n_layers = n_layers
@@ -124,7 +136,7 @@ class CSDIDenoiser(nn.Module):
             + self.side_mask(cond_mask.unsqueeze(-1))
         )
         return DenoiserContext(
-            cond_mask=cond_mask, cond_input=cond_input, side=list(side.chunk(self.n_layers, dim=-1))
+            cond_mask=cond_mask, condition=condition, cond_input=cond_input, side=list(side.chunk(self.n_layers, dim=-1))
         )
 
     def forward(
@@ -148,6 +160,14 @@ class CSDIDenoiser(nn.Module):
         -------
         torch.Tensor
             ``(B * repeats, K, L)`` predicted noise.
+
+        Notes
+        -----
+        With ``alphas_cumprod`` the prediction is ``eps_prior + residual``, where
+        ``eps_prior = sqrt(1 - abar_t) * (x_t - sqrt(abar_t) * m)`` is the exact noise posterior
+        mean if ``x_0 ~ N(m, 1)`` around the conditioning channel ``m`` (standardised data). An
+        untrained network then already denoises towards ``m``, and errors of the learned part are
+        not blown up by ``1 / sqrt(abar_t)`` at the noisiest steps of few-step samplers.
         """
         total, features, length = noisy.shape
         batch = total // repeats
@@ -161,4 +181,9 @@ class CSDIDenoiser(nn.Module):
             x, skip = block(x, step_embedding, side, repeats)
             skip_sum = skip_sum + skip
         hidden = F.relu(self.output_hidden(skip_sum / math.sqrt(self.n_layers)))
-        return self.output(hidden).squeeze(-1)
+        residual = self.output(hidden).squeeze(-1)
+        if not self.prior_skip:
+            return residual
+        abar = self.alphas_cumprod[steps].to(noisy.dtype).view(total, 1, 1)
+        centre = context.condition.to(noisy.dtype).repeat_interleave(repeats, dim=0)
+        return (1.0 - abar).sqrt() * (noisy - abar.sqrt() * centre) + residual
