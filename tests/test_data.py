@@ -88,6 +88,7 @@ def test_multiindex_splits_series_and_restores_row_order() -> None:
         ([pd.DataFrame({"a": [1.0]}), pd.DataFrame({"b": [1.0]})], r"list item 1: columns differ from item 0 \(missing \['a'\], extra \['b'\]"),
         (np.ones(5), "Expected a 2-D array"),
         (pd.DataFrame(), "empty DataFrame"),
+        (pd.DataFrame({"a": []}), r"0 sample\(s\)"),
         ("text", "Unsupported input type str"),
         (pd.Series([1.0]), "pass a DataFrame"),
     ],

@@ -211,6 +211,21 @@ def _check_finite(values: np.ndarray, labels: pd.Index | None, index: pd.Index |
         )
 
 
+def _is_sparse(X: Any) -> bool:
+    try:
+        import scipy.sparse
+    except ImportError:  # pragma: no cover - scipy comes with scikit-learn
+        return False
+    return bool(scipy.sparse.issparse(X))
+
+
+def _check_not_empty(shape: tuple[int, ...]) -> None:
+    if shape[0] == 0:
+        raise ValueError(f"Found array with 0 sample(s) (shape={shape}) while a minimum of 1 is required.")
+    if shape[1] == 0:
+        raise ValueError(f"Found array with 0 feature(s) (shape={shape}) while a minimum of 1 is required.")
+
+
 def time_stamps(index: pd.Index, where: str = "") -> tuple[np.ndarray, bool]:
     """Return raw time stamps of an index and whether they are real times.
 
@@ -282,9 +297,9 @@ def _array_values(array: np.ndarray, where: str) -> np.ndarray:
         try:
             array = array.astype(np.float64)
         except (TypeError, ValueError) as err:
-            raise ValueError(f"{where}the array is not numeric ({array.dtype}): {err}") from err
+            raise type(err)(f"{where}the array is not numeric ({array.dtype}): {err}") from err
     if np.iscomplexobj(array):
-        raise ValueError(f"{where}complex values are not supported; pass real numbers.")
+        raise ValueError(f"{where}Complex data not supported; pass real numbers.")
     values = array.astype(np.float64)
     _check_finite(values, None, None, where)
     return values
@@ -305,8 +320,9 @@ def parse_input(X: Any) -> ParsedInput:
     if isinstance(X, pd.Series):
         raise ValueError("Got a pandas Series; pass a DataFrame (use series.to_frame()).")
     if isinstance(X, pd.DataFrame):
-        if X.shape[0] == 0 or X.shape[1] == 0:
-            raise ValueError(f"Found an empty DataFrame of shape {X.shape}; tsdiff needs rows and columns.")
+        if X.shape == (0, 0):
+            raise ValueError("Found an empty DataFrame; tsdiff needs rows and columns.")
+        _check_not_empty(X.shape)
         if isinstance(X.index, pd.MultiIndex):
             return _parse_multiindex(X)
         values = _frame_values(X, "")
@@ -316,7 +332,14 @@ def parse_input(X: Any) -> ParsedInput:
             dtypes=list(X.dtypes),
         )
         return ParsedInput([values], [raw], real, layout)
+    if _is_sparse(X):
+        raise TypeError(
+            "Sparse data was passed, but dense data is required: tsdiff treats missing cells as "
+            "NaN. Convert it with X.toarray() (zeros stay zeros) before calling."
+        )
     if isinstance(X, (list, tuple)):
+        if X and not any(isinstance(item, (pd.DataFrame, np.ndarray)) for item in X):
+            return parse_input(np.asarray(X))  # a nested list is an array-like, not a list of series
         return _parse_list(X)
     if hasattr(X, "__array__") or isinstance(X, np.ndarray):
         array = np.asarray(X)
@@ -337,8 +360,7 @@ def parse_input(X: Any) -> ParsedInput:
                 f"n_columns], got {array.ndim} dimension(s) of shape {array.shape}. Reshape your "
                 "data, e.g. array.reshape(-1, 1) for a single sensor."
             )
-        if 0 in array.shape:
-            raise ValueError(f"Found an empty array of shape {array.shape}.")
+        _check_not_empty(array.shape)
         values = _array_values(array, "")
         layout = InputLayout(kind="array", columns=None, indexes=[pd.RangeIndex(len(values))], dtypes=[array.dtype])
         return ParsedInput([values], [np.arange(len(values), dtype=np.float64)], False, layout)
