@@ -92,6 +92,11 @@ class TSDiffImputer(TransformerMixin, DiffusionEstimatorBase, auto_wrap_output_k
         Lightning precision (``"bf16-mixed"``, ``"16-mixed"``, ...); also used for sampling.
     inference_batch_size : int, default=256
         Window-samples per network call while sampling.
+    calibration_windows : int, default=32
+        Held-out windows (validation data, else training data) on which ``fit`` calibrates the
+        spread of the samples so that intervals reach their nominal coverage; 0 disables it.
+        The calibration holds for the sampler settings at fit time (``interval_scale_sampler_``);
+        after ``set_params`` changes the sampler, samples are used uncalibrated.
     random_state : int or None, default=None
         Seed of training and sampling; an int makes results reproducible on CPU.
     verbose : bool, default=True
@@ -124,6 +129,8 @@ class TSDiffImputer(TransformerMixin, DiffusionEstimatorBase, auto_wrap_output_k
         Epochs run, and the epoch whose weights were kept.
     training_seconds_ : float
         Wall-clock training time.
+    interval_scale_ : float
+        Factor applied to sample deviations from the median (1.0: uncalibrated).
 
     Examples
     --------
@@ -169,6 +176,7 @@ class TSDiffImputer(TransformerMixin, DiffusionEstimatorBase, auto_wrap_output_k
         strategy: str = "auto",
         precision: Any = "32-true",
         inference_batch_size: int = 256,
+        calibration_windows: int = 32,
         random_state: int | None = None,
         verbose: bool = True,
         tracking: bool = False,
@@ -209,6 +217,7 @@ class TSDiffImputer(TransformerMixin, DiffusionEstimatorBase, auto_wrap_output_k
         self.strategy = strategy
         self.precision = precision
         self.inference_batch_size = inference_batch_size
+        self.calibration_windows = calibration_windows
         self.random_state = random_state
         self.verbose = verbose
         self.tracking = tracking
@@ -233,7 +242,10 @@ class TSDiffImputer(TransformerMixin, DiffusionEstimatorBase, auto_wrap_output_k
         -------
         self : TSDiffImputer
         """
-        self._fit_diffusion(X, validation_data)
+        parsed = self._fit_diffusion(X, validation_data)
+        held_out = self._held_out_series
+        self._held_out_series = None
+        self._calibrate_intervals(held_out if held_out is not None else parsed.series(self.time_step_))
         self._finish_tracking(X)
         return self
 
