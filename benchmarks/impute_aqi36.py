@@ -429,14 +429,14 @@ def pypots_training_data(
     return {"X": train, "for_pattern_mask": pattern}, {"X": val_x, "X_ori": val_ori}
 
 
-def build_pypots_csdi(config: BenchConfig) -> Any:
+def build_pypots_csdi(config: BenchConfig, n_features: int) -> Any:
     """PyPOTS CSDI with the published AQI-36 architecture and optimiser."""
     from pypots.imputation import CSDI
     from pypots.optim import Adam
 
     return CSDI(
         n_steps=WINDOW,
-        n_features=36,
+        n_features=n_features,
         n_layers=4,
         n_heads=8,
         n_channels=64,
@@ -545,7 +545,7 @@ def run_pypots(config: BenchConfig, split: AQI36Split) -> list[dict[str, Any]]:
     memory = PeakMemory()
     scaler = Standardiser.fit(split.train)
     train, val = pypots_training_data(split, scaler, config)
-    model = build_pypots_csdi(config)
+    model = build_pypots_csdi(config, train["X"].shape[2])
     training, train_wall, train_peak = timed(
         lambda: train_pypots_budgeted(model, train, val, config), memory
     )
