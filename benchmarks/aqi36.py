@@ -54,7 +54,9 @@ def _by_month(frame: pd.DataFrame, months: tuple[int, ...]) -> list[pd.DataFrame
     return [frame[frame.index.month == m] for m in months]
 
 
-def load_aqi36(data_dir: Path | None = None, validation_month: int = VALIDATION_MONTH) -> AQI36Split:
+def load_aqi36(
+    data_dir: Path | None = None, validation_month: int = VALIDATION_MONTH
+) -> AQI36Split:
     """Load AQI-36 and split it by the CSDI protocol."""
     root = (data_dir or shared_data_dir()) / "air_quality_pm25"
     data = _read(root / "data.csv.gz")
@@ -64,7 +66,10 @@ def load_aqi36(data_dir: Path | None = None, validation_month: int = VALIDATION_
     train_months = tuple(m for m in range(1, 13) if m not in TEST_MONTHS and m != validation_month)
     test_input = _by_month(data, TEST_MONTHS)
     test_truth = _by_month(ground, TEST_MONTHS)
-    targets = [t.notna().to_numpy() & i.isna().to_numpy() for i, t in zip(test_input, test_truth)]
+    targets = [
+        t.notna().to_numpy() & i.isna().to_numpy()
+        for i, t in zip(test_input, test_truth, strict=True)
+    ]
     return AQI36Split(
         train=_by_month(ground, train_months),
         validation=_by_month(ground, (validation_month,)),
@@ -76,7 +81,8 @@ def load_aqi36(data_dir: Path | None = None, validation_month: int = VALIDATION_
 
 if __name__ == "__main__":
     split = load_aqi36()
-    print("train months:", [len(f) for f in split.train], "val:", [len(f) for f in split.validation])
+    print("train months:", [len(f) for f in split.train])
+    print("validation months:", [len(f) for f in split.validation])
     print("test months:", [len(f) for f in split.test_input], "targets:", split.n_targets)
     truth = np.concatenate([t.to_numpy() for t in split.test_truth])
     mask = np.concatenate(split.test_targets)
