@@ -226,7 +226,8 @@ def time_stamps(index: pd.Index, where: str = "") -> tuple[np.ndarray, bool]:
         if index.hasnans:
             row = int(np.flatnonzero(index.isna())[0])
             raise ValueError(f"{where}the time index has a missing time stamp (NaT) at row {row}; drop or fix that row.")
-        raw = index.asi8.astype(np.float64)
+        # pandas >= 2 indexes may be in s, ms, us or ns: always use nanoseconds.
+        raw = index.as_unit("ns").asi8.astype(np.float64)
         if len(raw) > 1:
             steps = np.diff(raw)
             if (steps <= 0).any():
