@@ -222,7 +222,8 @@ def _type_name(annotation: Any) -> str:
         return " or ".join("null" if a is type(None) else _type_name(a) for a in typing.get_args(annotation))
     if origin is list:
         (inner,) = typing.get_args(annotation)
-        return f"a list of {_type_name(inner)}"
+        plural = {str: "strings", int: "integers", float: "numbers", bool: "true/false values"}
+        return f"a list of {plural.get(inner, str(inner))}"
     return {str: "a string", int: "an integer", float: "a number", bool: "true/false"}.get(annotation, str(annotation))
 
 

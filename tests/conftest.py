@@ -1,0 +1,60 @@
+"""Shared fixtures: tiny models on small slices of the bundled real data."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pandas as pd
+import pytest
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+TINY_PARAMS = {
+    "window_length": 16,
+    "train_stride": 8,
+    "n_samples": 4,
+    "sampling_steps": 3,
+    "channels": 8,
+    "n_layers": 1,
+    "n_heads": 1,
+    "diffusion_embedding_dim": 8,
+    "time_embedding_dim": 8,
+    "feature_embedding_dim": 4,
+    "max_epochs": 2,
+    "patience": None,
+    "accelerator": "cpu",
+    "random_state": 0,
+    "verbose": False,
+}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _single_thread() -> None:
+    import torch
+
+    torch.set_num_threads(1)
+
+
+@pytest.fixture
+def tiny_params() -> dict:
+    """Parameters of a tiny, fast imputer (a fresh copy per test)."""
+    return dict(TINY_PARAMS)
+
+
+@pytest.fixture(scope="session")
+def air_slice() -> pd.DataFrame:
+    """10 days x 4 sensors of the bundled air-quality data, with a few extra gaps."""
+    from tsdiff.datasets import load_air_quality
+
+    frame = load_air_quality().iloc[:240, :4].copy()
+    rng = np.random.default_rng(1)
+    holes = rng.random(frame.shape) < 0.05
+    return frame.mask(holes)
+
+
+@pytest.fixture(scope="session")
+def fitted_imputer(air_slice: pd.DataFrame):
+    from tsdiff import TSDiffImputer
+
+    return TSDiffImputer(**TINY_PARAMS).fit(air_slice)

@@ -1,0 +1,151 @@
+"""MLflow tracking against a real sqlite store in a temporary folder."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+
+mlflow = pytest.importorskip("mlflow")
+from mlflow.tracking import MlflowClient  # noqa: E402
+
+from tsdiff import TSDiffImputer  # noqa: E402
+from tsdiff.tracking import (  # noqa: E402
+    DEFAULT_TRACKING_URI,
+    evaluate_imputation,
+    log_imputation_metrics,
+    resolve_tracking_uri,
+)
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("mlflow")
+    return folder, f"sqlite:///{folder / 'mlflow.db'}"
+
+
+@pytest.fixture(scope="module")
+def tracked(store, air_slice):
+    """A tiny imputer fitted with tracking=True (module scope: one fit for all tests)."""
+    from conftest import TINY_PARAMS
+
+    _, uri = store
+    params = {**TINY_PARAMS, "max_epochs": 3}
+    estimator = TSDiffImputer(
+        **params, tracking=True, tracking_uri=uri, experiment_name="tsdiff-tests",
+        registered_model_name="aq-imputer",
+    )
+    return estimator.fit(air_slice)
+
+
+def test_run_params_and_status(tracked, store):
+    _, uri = store
+    client = MlflowClient(uri)
+    run = client.get_run(tracked.mlflow_run_id_)
+    assert run.info.status == "FINISHED"
+    experiment = client.get_experiment(run.info.experiment_id)
+    assert experiment.name == "tsdiff-tests"
+    assert experiment.artifact_location.startswith("file://") and str(store[0]) in experiment.artifact_location
+    params = run.data.params
+    assert params["window_length"] == "16"
+    assert params["channels"] == "8"
+    assert params["tracking_uri"] == uri
+    assert params["data.n_features"] == "4"
+    assert run.data.tags["tsdiff.estimator"] == "TSDiffImputer"
+    assert run.data.metrics["n_epochs"] == tracked.n_epochs_
+
+
+def test_per_epoch_losses(tracked, store):
+    client = MlflowClient(store[1])
+    for key in ("train_loss", "val_loss"):
+        history = client.get_metric_history(tracked.mlflow_run_id_, key)
+        assert [m.step for m in history] == list(range(tracked.n_epochs_))
+        logged = [m.value for m in sorted(history, key=lambda m: m.step)]
+        np.testing.assert_allclose(logged, [row[key] for row in tracked.history_], rtol=1e-6)
+
+
+def test_logged_pyfunc_model_predicts_like_the_estimator(tracked, air_slice):
+    model = mlflow.pyfunc.load_model(tracked.mlflow_model_uri_)
+    inputs = model.metadata.get_input_schema().inputs
+    assert inputs[0].name == "time" and inputs[0].required
+    assert all(not spec.required for spec in inputs[1:])  # NaN-able features
+    assert [spec.name for spec in inputs[1:]] == list(air_slice.columns)
+    assert model.metadata.saved_input_example_info is not None
+    frame = air_slice.reset_index()
+    frame["time"] = frame["time"].astype("datetime64[ns]")
+    predicted = model.predict(frame)
+    expected = tracked.transform(air_slice).reset_index()
+    expected["time"] = expected["time"].astype("datetime64[ns]")
+    pd.testing.assert_frame_equal(predicted, expected)
+    assert not predicted.isna().any().any()
+    fewer = model.predict(frame, params={"n_samples": 2})
+    assert fewer.shape == predicted.shape
+
+
+def test_no_pickled_python_object(tracked):
+    local = mlflow.artifacts.download_artifacts(tracked.mlflow_model_uri_)
+    from pathlib import Path
+
+    files = {p.name for p in Path(local).rglob("*") if p.is_file()}
+    assert "config.json" in files and "weights.pt" in files
+    assert not [f for f in files if f.endswith((".pkl", ".pickle", ".cloudpickle"))]
+    mlmodel = (Path(local) / "MLmodel").read_text()
+    assert "loader_module: tsdiff.tracking.pyfunc_loader" in mlmodel
+
+
+def test_registered_model(tracked, store):
+    client = MlflowClient(store[1])
+    versions = client.search_model_versions("name='aq-imputer'")
+    assert len(versions) == 1
+    assert versions[0].run_id == tracked.mlflow_run_id_
+
+
+def test_evaluation_metrics_are_logged_to_the_fit_run(tracked, air_slice, store):
+    scores = evaluate_imputation(tracked, air_slice.iloc[:96], fraction=0.2, random_state=3)
+    assert scores["run_id"] == tracked.mlflow_run_id_
+    metrics = MlflowClient(store[1]).get_run(tracked.mlflow_run_id_).data.metrics
+    for key in ("mae", "rmse", "crps", "coverage"):
+        assert metrics[f"eval_{key}"] == pytest.approx(scores[key])
+
+
+def test_tracking_uri_resolution(monkeypatch, tmp_path):
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    assert resolve_tracking_uri() == DEFAULT_TRACKING_URI == "sqlite:///mlflow.db"
+    env_uri = f"sqlite:///{tmp_path / 'env.db'}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", env_uri)
+    assert resolve_tracking_uri() == env_uri
+    assert resolve_tracking_uri("sqlite:///explicit.db") == "sqlite:///explicit.db"
+    # a run logged without an explicit URI lands in the store named by the environment
+    run_id = log_imputation_metrics({"mae": 1.5, "note": "skipped"}, experiment_name="env-test")
+    run = MlflowClient(env_uri).get_run(run_id)
+    assert run.data.metrics == {"eval_mae": 1.5}
+    assert (tmp_path / "env.db").is_file()
+    assert not (tmp_path / "mlruns").exists()
+
+
+def test_failed_fit_marks_the_run_failed(store, air_slice, tiny_params, monkeypatch):
+    import tsdiff.training.fit as fit_module
+
+    def boom(*args, **kwargs):
+        raise RuntimeError("simulated training failure")
+
+    monkeypatch.setattr(fit_module, "train_denoiser", boom)
+    estimator = TSDiffImputer(**tiny_params, tracking=True, tracking_uri=store[1], experiment_name="failing")
+    with pytest.raises(RuntimeError, match="simulated"):
+        estimator.fit(air_slice)
+    client = MlflowClient(store[1])
+    experiment = client.get_experiment_by_name("failing")
+    runs = client.search_runs([experiment.experiment_id])
+    assert [r.info.status for r in runs] == ["FAILED"]
+
+
+def test_importing_tsdiff_does_not_import_mlflow():
+    code = (
+        "import sys, tsdiff, tsdiff.config, tsdiff.cli, tsdiff.tracking\n"
+        "heavy = [m for m in ('mlflow', 'pytorch_lightning', 'torch') if m in sys.modules]\n"
+        "assert not heavy, heavy\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
