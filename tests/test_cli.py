@@ -34,21 +34,30 @@ def files(tmp_path_factory, air_slice):
 @pytest.fixture(scope="module")
 def model_dir(files):
     out = files["folder"] / "model"
-    code = main(["fit", "--config", TINY, "--data", str(files["csv"]), "--out", str(out), "--quiet"])
+    code = main(
+        ["fit", "--config", TINY, "--data", str(files["csv"]), "--out", str(out), "--quiet"]
+    )
     assert code == EXIT_OK
     return out
 
 
 def test_help_is_fast_and_imports_nothing_heavy():
     start = time.perf_counter()
-    done = subprocess.run([sys.executable, "-m", "tsdiff", "--help"], capture_output=True, text=True, timeout=30)
+    done = subprocess.run(
+        [sys.executable, "-m", "tsdiff", "--help"], capture_output=True, text=True, timeout=30
+    )
     elapsed = time.perf_counter() - start
     assert done.returncode == 0
     for command in ("fit", "impute", "detect", "evaluate", "demo"):
         assert command in done.stdout
     assert elapsed < 1.0, f"tsdiff --help took {elapsed:.2f} s"
-    code = "import sys, tsdiff.cli; tsdiff.cli.build_parser(); print([m for m in ('torch', 'pandas', 'pytorch_lightning', 'mlflow', 'matplotlib') if m in sys.modules])"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=30)
+    code = (
+        "import sys, tsdiff.cli; tsdiff.cli.build_parser(); print([m for m in "
+        "('torch', 'pandas', 'pytorch_lightning', 'mlflow', 'matplotlib') if m in sys.modules])"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=30
+    )
     assert out.stdout.strip() == "[]"
 
 
@@ -71,7 +80,9 @@ def test_fit_writes_a_model(model_dir):
 @pytest.mark.parametrize("kind", ["csv", "parquet"])
 def test_impute_csv_and_parquet(files, model_dir, kind):
     out = files["folder"] / f"filled.{kind}"
-    code = main(["impute", "--model", str(model_dir), "--data", str(files[kind]), "--out", str(out), "-q"])
+    code = main(
+        ["impute", "--model", str(model_dir), "--data", str(files[kind]), "--out", str(out), "-q"]
+    )
     assert code == EXIT_OK
     filled = pd.read_parquet(out) if kind == "parquet" else pd.read_csv(out)
     original = files["table"]
@@ -79,14 +90,29 @@ def test_impute_csv_and_parquet(files, model_dir, kind):
     features = [c for c in original.columns if c not in ("time", "station_note")]
     assert not filled[features].isna().any().any()
     observed = original[features].notna().to_numpy()
-    np.testing.assert_allclose(filled[features].to_numpy()[observed], original[features].to_numpy()[observed])
+    np.testing.assert_allclose(
+        filled[features].to_numpy()[observed], original[features].to_numpy()[observed]
+    )
     assert (filled["station_note"] == "ok").all()
     assert pd.to_datetime(filled["time"]).equals(pd.to_datetime(original["time"]))
 
 
 def test_impute_interval_adds_bounds(files, model_dir):
     out = files["folder"] / "bounds.csv"
-    code = main(["impute", "-m", str(model_dir), "-d", str(files["csv"]), "-o", str(out), "-q", "--interval", "0.8"])
+    code = main(
+        [
+            "impute",
+            "-m",
+            str(model_dir),
+            "-d",
+            str(files["csv"]),
+            "-o",
+            str(out),
+            "-q",
+            "--interval",
+            "0.8",
+        ]
+    )
     assert code == EXIT_OK
     table = pd.read_csv(out)
     column = files["table"].columns[1]
@@ -98,10 +124,25 @@ def test_impute_interval_adds_bounds(files, model_dir):
 def test_evaluate_prints_metrics_and_tracks(files, model_dir, capsys, tmp_path):
     uri = f"sqlite:///{tmp_path / 'eval.db'}"
     metrics_file = tmp_path / "metrics.json"
-    code = main([
-        "evaluate", "-m", str(model_dir), "-d", str(files["parquet"]), "--fraction", "0.2", "--seed", "1",
-        "-q", "--out", str(metrics_file), "--track", "--tracking-uri", uri,
-    ])
+    code = main(
+        [
+            "evaluate",
+            "-m",
+            str(model_dir),
+            "-d",
+            str(files["parquet"]),
+            "--fraction",
+            "0.2",
+            "--seed",
+            "1",
+            "-q",
+            "--out",
+            str(metrics_file),
+            "--track",
+            "--tracking-uri",
+            uri,
+        ]
+    )
     assert code == EXIT_OK
     result = json.loads(capsys.readouterr().out)
     for key in ("mae", "rmse", "crps", "coverage", "linear_mae"):
@@ -120,8 +161,25 @@ def test_multi_series_file(files, tmp_path):
     data = tmp_path / "multi.csv"
     stacked.to_csv(data, index=False)
     out = tmp_path / "m"
-    assert main(["fit", "-c", TINY, "-d", str(data), "-o", str(out), "--series-column", "site", "-q",
-                 "--max-epochs", "1"]) == EXIT_OK
+    assert (
+        main(
+            [
+                "fit",
+                "-c",
+                TINY,
+                "-d",
+                str(data),
+                "-o",
+                str(out),
+                "--series-column",
+                "site",
+                "-q",
+                "--max-epochs",
+                "1",
+            ]
+        )
+        == EXIT_OK
+    )
     filled = tmp_path / "filled.csv"
     assert main(["impute", "-m", str(out), "-d", str(data), "-o", str(filled), "-q"]) == EXIT_OK
     result = pd.read_csv(filled)
@@ -132,15 +190,39 @@ def test_multi_series_file(files, tmp_path):
 @pytest.mark.parametrize(
     "argv, fragment",
     [
-        (["fit", "-c", TINY, "-d", "{folder}/missing.csv", "-o", "{folder}/x"], "missing.csv: no such file"),
-        (["fit", "-c", TINY, "-d", "{folder}/air.xlsx", "-o", "{folder}/x"], "unsupported file type"),
-        (["fit", "-c", TINY, "-d", "{csv}", "-o", "{folder}/x", "--time-column", "when"], "no column 'when'"),
-        (["fit", "-c", "{folder}/bad.yaml", "-d", "{csv}", "-o", "{folder}/x"], "unknown key 'chanels'"),
-        (["impute", "-m", "{folder}/nomodel", "-d", "{csv}", "-o", "{folder}/o.csv"], "does not exist"),
-        (["detect", "-m", "{model}", "-d", "{csv}", "-o", "{folder}/o.csv"], "needs a detector model"),
-        (["impute", "-m", "{model}", "-d", "{folder}/fewer.csv", "-o", "{folder}/o.csv"], "missing column(s)"),
+        (
+            ["fit", "-c", TINY, "-d", "{folder}/missing.csv", "-o", "{folder}/x"],
+            "missing.csv: no such file",
+        ),
+        (
+            ["fit", "-c", TINY, "-d", "{folder}/air.xlsx", "-o", "{folder}/x"],
+            "unsupported file type",
+        ),
+        (
+            ["fit", "-c", TINY, "-d", "{csv}", "-o", "{folder}/x", "--time-column", "when"],
+            "no column 'when'",
+        ),
+        (
+            ["fit", "-c", "{folder}/bad.yaml", "-d", "{csv}", "-o", "{folder}/x"],
+            "unknown key 'chanels'",
+        ),
+        (
+            ["impute", "-m", "{folder}/nomodel", "-d", "{csv}", "-o", "{folder}/o.csv"],
+            "does not exist",
+        ),
+        (
+            ["detect", "-m", "{model}", "-d", "{csv}", "-o", "{folder}/o.csv"],
+            "needs a detector model",
+        ),
+        (
+            ["impute", "-m", "{model}", "-d", "{folder}/fewer.csv", "-o", "{folder}/o.csv"],
+            "missing column(s)",
+        ),
         (["fit", "-d", "{csv}"], "required"),
-        (["impute", "-m", "{model}", "-d", "{csv}", "-o", "{folder}/o.csv", "--n-samples", "0"], "must be >= 1"),
+        (
+            ["impute", "-m", "{model}", "-d", "{csv}", "-o", "{folder}/o.csv", "--n-samples", "0"],
+            "must be >= 1",
+        ),
     ],
 )
 def test_usage_errors_exit_2(files, model_dir, capsys, argv, fragment):
@@ -171,14 +253,29 @@ def test_runtime_failure_exits_1(files, tmp_path, capsys, monkeypatch):
 
 
 def test_quiet_silences_progress(files, tmp_path, capfd):
-    main(["fit", "-c", TINY, "-d", str(files["csv"]), "-o", str(tmp_path / "m"), "-q", "--max-epochs", "1"])
+    main(
+        [
+            "fit",
+            "-c",
+            TINY,
+            "-d",
+            str(files["csv"]),
+            "-o",
+            str(tmp_path / "m"),
+            "-q",
+            "--max-epochs",
+            "1",
+        ]
+    )
     captured = capfd.readouterr()
     assert captured.err == "" and captured.out == ""
 
 
 def test_demo_with_a_tiny_budget(tmp_path, capsys):
     out = tmp_path / "demo"
-    code = main(["demo", "--quick", "--max-time", "2", "--out-dir", str(out), "-q", "--no-detection"])
+    code = main(
+        ["demo", "--quick", "--max-time", "2", "--out-dir", str(out), "-q", "--no-detection"]
+    )
     assert code == EXIT_OK
     printed = capsys.readouterr().out
     assert "linear interpolation" in printed and "MAE" in printed

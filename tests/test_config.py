@@ -53,12 +53,15 @@ def test_every_preset_loads(path):
 def test_detector_preset_without_detector_gives_a_clear_error():
     config = load_config(CONFIG_DIR / "smd.yaml")
     assert config.model.kind == "detector" and not config.model.validated
-    with pytest.raises(DetectorUnavailableError, match="tsdiff.api.detector"):
+    with pytest.raises(DetectorUnavailableError, match=r"tsdiff\.api\.detector"):
         config.build_estimator()
 
 
 def test_preset_by_name():
-    assert resolve_config_path("tiny") == CONFIG_DIR / "tiny.yaml" or resolve_config_path("tiny").name == "tiny.yaml"
+    assert (
+        resolve_config_path("tiny") == CONFIG_DIR / "tiny.yaml"
+        or resolve_config_path("tiny").name == "tiny.yaml"
+    )
     with pytest.raises(ConfigError, match="no such configuration"):
         resolve_config_path("no_such_preset")
 

@@ -136,7 +136,9 @@ def test_unknown_parameter_is_an_error(saved):
 
 def test_wrong_class_is_an_error(saved):
     _edit_config(saved, lambda c: c["estimator"].update({"class": "TSDiffAnomalyDetector"}))
-    with pytest.raises(PersistenceError, match="holds a TSDiffAnomalyDetector, not a TSDiffImputer"):
+    with pytest.raises(
+        PersistenceError, match="holds a TSDiffAnomalyDetector, not a TSDiffImputer"
+    ):
         TSDiffImputer.load(saved)
 
 
@@ -186,7 +188,9 @@ def test_pickle_and_joblib_round_trip(fitted_imputer, air_slice, tmp_path, dumps
         restored = joblib.load(tmp_path / "m.joblib")
     else:
         restored = loads(dumps(fitted_imputer))
-    pd.testing.assert_frame_equal(restored.transform(air_slice), fitted_imputer.transform(air_slice))
+    pd.testing.assert_frame_equal(
+        restored.transform(air_slice), fitted_imputer.transform(air_slice)
+    )
 
 
 # -- extension hooks (what the anomaly detector relies on) --------------------------------------

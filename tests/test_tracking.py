@@ -35,7 +35,10 @@ def tracked(store, air_slice):
     _, uri = store
     params = {**TINY_PARAMS, "max_epochs": 3}
     estimator = TSDiffImputer(
-        **params, tracking=True, tracking_uri=uri, experiment_name="tsdiff-tests",
+        **params,
+        tracking=True,
+        tracking_uri=uri,
+        experiment_name="tsdiff-tests",
         registered_model_name="aq-imputer",
     )
     return estimator.fit(air_slice)
@@ -48,7 +51,10 @@ def test_run_params_and_status(tracked, store):
     assert run.info.status == "FINISHED"
     experiment = client.get_experiment(run.info.experiment_id)
     assert experiment.name == "tsdiff-tests"
-    assert experiment.artifact_location.startswith("file://") and str(store[0]) in experiment.artifact_location
+    assert (
+        experiment.artifact_location.startswith("file://")
+        and str(store[0]) in experiment.artifact_location
+    )
     params = run.data.params
     assert params["window_length"] == "16"
     assert params["channels"] == "8"
@@ -133,7 +139,9 @@ def test_failed_fit_marks_the_run_failed(store, air_slice, tiny_params, monkeypa
         raise RuntimeError("simulated training failure")
 
     monkeypatch.setattr(fit_module, "train_denoiser", boom)
-    estimator = TSDiffImputer(**tiny_params, tracking=True, tracking_uri=store[1], experiment_name="failing")
+    estimator = TSDiffImputer(
+        **tiny_params, tracking=True, tracking_uri=store[1], experiment_name="failing"
+    )
     with pytest.raises(RuntimeError, match="simulated"):
         estimator.fit(air_slice)
     client = MlflowClient(store[1])

@@ -33,14 +33,22 @@ SMD_TEST_ROWS = (4000, 7000)  # test rows [start, end)
 
 def _write(frame: pd.DataFrame, name: str) -> None:
     text = frame.to_csv(index=False, lineterminator="\n").encode()
-    with open(OUT / name, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=9, mtime=0, filename="") as gz:
+    with (
+        open(OUT / name, "wb") as raw,
+        gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=9, mtime=0, filename="") as gz,
+    ):
         gz.write(text)
-    print(f"{name}: {frame.shape[0]} rows x {frame.shape[1]} columns, {(OUT / name).stat().st_size} bytes")
+    print(
+        f"{name}: {frame.shape[0]} rows x {frame.shape[1]} columns, "
+        f"{(OUT / name).stat().st_size} bytes"
+    )
 
 
 def main(shared: Path) -> None:
     """Write the two demo datasets from the shared data in ``shared``."""
-    air = pd.read_csv(shared / "beijing_multisite_air" / "data.csv.gz", dtype=str, keep_default_na=False)
+    air = pd.read_csv(
+        shared / "beijing_multisite_air" / "data.csv.gz", dtype=str, keep_default_na=False
+    )
     columns = [f"{s}.{v}" for s in AIR_STATIONS for v in AIR_VARIABLES]
     rows = (air["time"] >= AIR_PERIOD[0]) & (air["time"] < AIR_PERIOD[1])
     _write(air.loc[rows, ["time", *columns]], "air_quality.csv.gz")
@@ -50,7 +58,10 @@ def main(shared: Path) -> None:
     train = pd.read_csv(base / "train.csv.gz", dtype=str, keep_default_na=False)
     test = pd.read_csv(base / "test.csv.gz", dtype=str, keep_default_na=False)
     _write(train.iloc[-SMD_TRAIN_ROWS:][["time", *dims]], "server_metrics_train.csv.gz")
-    _write(test.iloc[SMD_TEST_ROWS[0] : SMD_TEST_ROWS[1]][["time", *dims, "label"]], "server_metrics_test.csv.gz")
+    _write(
+        test.iloc[SMD_TEST_ROWS[0] : SMD_TEST_ROWS[1]][["time", *dims, "label"]],
+        "server_metrics_test.csv.gz",
+    )
 
 
 if __name__ == "__main__":

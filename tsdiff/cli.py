@@ -98,85 +98,233 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--debug", action="store_true", help="show the full traceback of errors")
 
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("-q", "--quiet", action="store_true", help="no progress bars or progress messages")
+    common.add_argument(
+        "-q", "--quiet", action="store_true", help="no progress bars or progress messages"
+    )
     common.add_argument("--threads", type=_positive_int, metavar="N", help="CPU threads for torch")
 
     columns = argparse.ArgumentParser(add_help=False)
-    columns.add_argument("--time-column", metavar="NAME", help="time stamp column (default: from the "
-                         "config or the model, else 'time' when present, else row positions)")
-    columns.add_argument("--series-column", metavar="NAME", help="series id column of a file holding several series")
-    columns.add_argument("--label-column", metavar="NAME", help="0/1 anomaly label column (default: 'label')")
+    columns.add_argument(
+        "--time-column",
+        metavar="NAME",
+        help="time stamp column (default: from the "
+        "config or the model, else 'time' when present, else row positions)",
+    )
+    columns.add_argument(
+        "--series-column", metavar="NAME", help="series id column of a file holding several series"
+    )
+    columns.add_argument(
+        "--label-column", metavar="NAME", help="0/1 anomaly label column (default: 'label')"
+    )
 
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    fit = sub.add_parser("fit", parents=[common, columns], help="train a model on a data file and save it",
-                         description="Train an imputer (or detector) on a CSV/Parquet file and save it to a directory.")
-    fit.add_argument("-c", "--config", metavar="FILE", help="YAML configuration or preset name (tiny, "
-                     "air_quality, smd, skab); default: the imputer's default parameters")
-    fit.add_argument("-d", "--data", required=True, metavar="FILE", help="training data (.csv, .csv.gz, .parquet)")
+    fit = sub.add_parser(
+        "fit",
+        parents=[common, columns],
+        help="train a model on a data file and save it",
+        description="Train an imputer (or detector) on a CSV/Parquet file and save it to a "
+        "directory.",
+    )
+    fit.add_argument(
+        "-c",
+        "--config",
+        metavar="FILE",
+        help="YAML configuration or preset name (tiny, "
+        "air_quality, smd, skab); default: the imputer's default parameters",
+    )
+    fit.add_argument(
+        "-d",
+        "--data",
+        required=True,
+        metavar="FILE",
+        help="training data (.csv, .csv.gz, .parquet)",
+    )
     fit.add_argument("-o", "--out", required=True, metavar="DIR", help="model directory to write")
-    fit.add_argument("--columns", type=_column_list, metavar="A,B,...", help="feature columns (default: all numeric)")
-    fit.add_argument("--validation-data", metavar="FILE", help="separate validation data (default: the end of each series)")
-    fit.add_argument("--max-epochs", type=_positive_int, metavar="N", help="override the epoch limit")
-    fit.add_argument("--max-time", type=_positive_float, metavar="SECONDS", help="training time budget")
-    fit.add_argument("--seed", type=_non_negative_int, metavar="N", help="random seed (random_state)")
+    fit.add_argument(
+        "--columns",
+        type=_column_list,
+        metavar="A,B,...",
+        help="feature columns (default: all numeric)",
+    )
+    fit.add_argument(
+        "--validation-data",
+        metavar="FILE",
+        help="separate validation data (default: the end of each series)",
+    )
+    fit.add_argument(
+        "--max-epochs", type=_positive_int, metavar="N", help="override the epoch limit"
+    )
+    fit.add_argument(
+        "--max-time", type=_positive_float, metavar="SECONDS", help="training time budget"
+    )
+    fit.add_argument(
+        "--seed", type=_non_negative_int, metavar="N", help="random seed (random_state)"
+    )
     fit.add_argument("--track", action="store_true", help="record the run in MLflow")
-    fit.add_argument("--tracking-uri", metavar="URI", help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI, else sqlite:///mlflow.db)")
+    fit.add_argument(
+        "--tracking-uri",
+        metavar="URI",
+        help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI, else sqlite:///mlflow.db)",
+    )
     fit.add_argument("--experiment-name", metavar="NAME", help="MLflow experiment")
-    fit.add_argument("--registered-model-name", metavar="NAME", help="also register the logged model")
+    fit.add_argument(
+        "--registered-model-name", metavar="NAME", help="also register the logged model"
+    )
     fit.set_defaults(handler=_cmd_fit)
 
-    impute = sub.add_parser("impute", parents=[common, columns], help="fill the gaps of a data file",
-                            description="Fill every missing cell of the model's columns; other columns pass through.")
-    impute.add_argument("-m", "--model", required=True, metavar="DIR", help="model directory (from tsdiff fit)")
+    impute = sub.add_parser(
+        "impute",
+        parents=[common, columns],
+        help="fill the gaps of a data file",
+        description="Fill every missing cell of the model's columns; other columns pass through.",
+    )
+    impute.add_argument(
+        "-m", "--model", required=True, metavar="DIR", help="model directory (from tsdiff fit)"
+    )
     impute.add_argument("-d", "--data", required=True, metavar="FILE", help="data with gaps")
-    impute.add_argument("-o", "--out", required=True, metavar="FILE", help="output file (.csv, .parquet)")
-    impute.add_argument("--n-samples", type=_positive_int, metavar="N", help="samples per gap (default: the model's)")
-    impute.add_argument("--interval", type=_fraction, metavar="LEVEL",
-                        help="also write <column>_lower/<column>_upper bounds of a central interval (e.g. 0.9)")
+    impute.add_argument(
+        "-o", "--out", required=True, metavar="FILE", help="output file (.csv, .parquet)"
+    )
+    impute.add_argument(
+        "--n-samples",
+        type=_positive_int,
+        metavar="N",
+        help="samples per gap (default: the model's)",
+    )
+    impute.add_argument(
+        "--interval",
+        type=_fraction,
+        metavar="LEVEL",
+        help="also write <column>_lower/<column>_upper bounds of a central interval (e.g. 0.9)",
+    )
     impute.add_argument("--seed", type=_non_negative_int, metavar="N", help="sampling seed")
     impute.set_defaults(handler=_cmd_impute)
 
-    detect = sub.add_parser("detect", parents=[common, columns], help="score anomalies in a data file",
-                            description="Write an anomaly score per row (and a 0/1 flag when the model has a threshold).")
-    detect.add_argument("-m", "--model", required=True, metavar="DIR", help="detector directory (from tsdiff fit with kind: detector)")
+    detect = sub.add_parser(
+        "detect",
+        parents=[common, columns],
+        help="score anomalies in a data file",
+        description="Write an anomaly score per row (and a 0/1 flag when the model has a "
+        "threshold).",
+    )
+    detect.add_argument(
+        "-m",
+        "--model",
+        required=True,
+        metavar="DIR",
+        help="detector directory (from tsdiff fit with kind: detector)",
+    )
     detect.add_argument("-d", "--data", required=True, metavar="FILE", help="data to score")
-    detect.add_argument("-o", "--out", required=True, metavar="FILE", help="output file (.csv, .parquet)")
+    detect.add_argument(
+        "-o", "--out", required=True, metavar="FILE", help="output file (.csv, .parquet)"
+    )
     detect.add_argument("--seed", type=_non_negative_int, metavar="N", help="sampling seed")
     detect.set_defaults(handler=_cmd_detect)
 
-    evaluate = sub.add_parser("evaluate", parents=[common, columns], help="score a model on data with known values",
-                              description="Imputer: hide a fraction of the observed cells (seeded), impute them and "
-                              "report MAE, RMSE, CRPS and interval coverage beside linear interpolation. "
-                              "Detector: AUC-ROC, AUC-PR (and F1 at the model's threshold) against the label column. "
-                              "Prints JSON.")
+    evaluate = sub.add_parser(
+        "evaluate",
+        parents=[common, columns],
+        help="score a model on data with known values",
+        description="Imputer: hide a fraction of the observed cells (seeded), impute them and "
+        "report MAE, RMSE, CRPS and interval coverage beside linear interpolation. "
+        "Detector: AUC-ROC, AUC-PR (and F1 at the model's threshold) against the label column. "
+        "Prints JSON.",
+    )
     evaluate.add_argument("-m", "--model", required=True, metavar="DIR", help="model directory")
-    evaluate.add_argument("-d", "--data", required=True, metavar="FILE", help="data with known values (and labels for a detector)")
-    evaluate.add_argument("-o", "--out", metavar="FILE", help="also write the metrics to this JSON file")
-    evaluate.add_argument("-c", "--config", metavar="FILE", help="configuration whose 'evaluate' section gives the defaults")
-    evaluate.add_argument("--fraction", type=_fraction, metavar="F", help="fraction of observed cells to hide (default 0.1)")
-    evaluate.add_argument("--seed", type=_non_negative_int, metavar="N", help="seed of the hidden cells and the sampling (default 0)")
-    evaluate.add_argument("--coverage", type=_fraction, metavar="LEVEL", help="interval level for the coverage (default 0.9)")
-    evaluate.add_argument("--n-samples", type=_positive_int, metavar="N", help="samples per gap (default: the model's)")
+    evaluate.add_argument(
+        "-d",
+        "--data",
+        required=True,
+        metavar="FILE",
+        help="data with known values (and labels for a detector)",
+    )
+    evaluate.add_argument(
+        "-o", "--out", metavar="FILE", help="also write the metrics to this JSON file"
+    )
+    evaluate.add_argument(
+        "-c",
+        "--config",
+        metavar="FILE",
+        help="configuration whose 'evaluate' section gives the defaults",
+    )
+    evaluate.add_argument(
+        "--fraction",
+        type=_fraction,
+        metavar="F",
+        help="fraction of observed cells to hide (default 0.1)",
+    )
+    evaluate.add_argument(
+        "--seed",
+        type=_non_negative_int,
+        metavar="N",
+        help="seed of the hidden cells and the sampling (default 0)",
+    )
+    evaluate.add_argument(
+        "--coverage",
+        type=_fraction,
+        metavar="LEVEL",
+        help="interval level for the coverage (default 0.9)",
+    )
+    evaluate.add_argument(
+        "--n-samples",
+        type=_positive_int,
+        metavar="N",
+        help="samples per gap (default: the model's)",
+    )
     evaluate.add_argument("--track", action="store_true", help="log the metrics to MLflow")
     evaluate.add_argument("--tracking-uri", metavar="URI", help="MLflow tracking URI")
-    evaluate.add_argument("--experiment-name", metavar="NAME", help="MLflow experiment (default: the model's)")
+    evaluate.add_argument(
+        "--experiment-name", metavar="NAME", help="MLflow experiment (default: the model's)"
+    )
     evaluate.set_defaults(handler=_cmd_evaluate)
 
-    demo = sub.add_parser("demo", parents=[common], help="impute the bundled air-quality data and plot the result",
-                          description="Hide 10%% of the observed cells of the bundled air-quality data, fit a small "
-                          "imputer within a time budget, compare it with linear interpolation and plot a "
-                          "stretch with its 90%% band (and, when the detector is available, detect anomalies "
-                          "in the bundled server metrics).")
-    demo.add_argument("--out-dir", default="tsdiff-demo", metavar="DIR", help="folder for plots and results (default ./tsdiff-demo)")
-    demo.add_argument("--max-time", type=_positive_float, default=None, metavar="SECONDS",
-                      help="training budget of each model (default 120)")
-    demo.add_argument("--seed", type=_non_negative_int, default=0, metavar="N", help="seed (default 0)")
-    demo.add_argument("--n-samples", type=_positive_int, default=None, metavar="N", help="imputation samples (default 32)")
-    demo.add_argument("--fraction", type=_fraction, default=0.1, metavar="F", help="fraction of observed cells hidden (default 0.1)")
+    demo = sub.add_parser(
+        "demo",
+        parents=[common],
+        help="impute the bundled air-quality data and plot the result",
+        description="Hide 10%% of the observed cells of the bundled air-quality data, fit a small "
+        "imputer within a time budget, compare it with linear interpolation and plot a "
+        "stretch with its 90%% band (and, when the detector is available, detect anomalies "
+        "in the bundled server metrics).",
+    )
+    demo.add_argument(
+        "--out-dir",
+        default="tsdiff-demo",
+        metavar="DIR",
+        help="folder for plots and results (default ./tsdiff-demo)",
+    )
+    demo.add_argument(
+        "--max-time",
+        type=_positive_float,
+        default=None,
+        metavar="SECONDS",
+        help="training budget of each model (default 120)",
+    )
+    demo.add_argument(
+        "--seed", type=_non_negative_int, default=0, metavar="N", help="seed (default 0)"
+    )
+    demo.add_argument(
+        "--n-samples",
+        type=_positive_int,
+        default=None,
+        metavar="N",
+        help="imputation samples (default 32)",
+    )
+    demo.add_argument(
+        "--fraction",
+        type=_fraction,
+        default=0.1,
+        metavar="F",
+        help="fraction of observed cells hidden (default 0.1)",
+    )
     demo.add_argument("--no-detection", action="store_true", help="skip the anomaly-detection part")
     demo.add_argument("--no-plot", action="store_true", help="do not draw plots")
-    demo.add_argument("--quick", action="store_true", help="tiny models on two weeks of data (a smoke test, seconds)")
+    demo.add_argument(
+        "--quick",
+        action="store_true",
+        help="tiny models on two weeks of data (a smoke test, seconds)",
+    )
     demo.set_defaults(handler=_cmd_demo)
     return parser
 
@@ -211,7 +359,11 @@ def _read_for_model(args: argparse.Namespace, estimator: Any, info: dict[str, An
     from tsdiff.data.files import read_table, regroup, select_features, split_table
 
     defaults = _data_defaults(info)
-    label = args.label_column if args.label_column is not None else defaults.get("label_column", "label")
+    label = (
+        args.label_column
+        if args.label_column is not None
+        else defaults.get("label_column", "label")
+    )
     table = split_table(
         read_table(args.data),
         time_column=args.time_column or defaults.get("time_column"),
@@ -252,19 +404,30 @@ def _cmd_fit(args: argparse.Namespace) -> int:
     series_column = args.series_column or data.series_column
     columns = args.columns or data.columns
     table = split_table(
-        read_table(args.data), time_column=time_column, series_column=series_column,
-        label_column=label_column, columns=columns, time_format=data.time_format, source=str(args.data),
+        read_table(args.data),
+        time_column=time_column,
+        series_column=series_column,
+        label_column=label_column,
+        columns=columns,
+        time_format=data.time_format,
+        source=str(args.data),
     )
     if table.ignored:
         _info(args, f"note: ignoring non-numeric column(s) {table.ignored}")
     validation = None
     if args.validation_data:
         val_table = split_table(
-            read_table(args.validation_data), time_column=table.time_column, series_column=series_column,
-            label_column=label_column, columns=list(table.features.columns), time_format=data.time_format,
+            read_table(args.validation_data),
+            time_column=table.time_column,
+            series_column=series_column,
+            label_column=label_column,
+            columns=list(table.features.columns),
+            time_format=data.time_format,
             source=str(args.validation_data),
         )
-        validation = select_features(val_table, list(table.features.columns), str(args.validation_data))
+        validation = select_features(
+            val_table, list(table.features.columns), str(args.validation_data)
+        )
     overrides: dict[str, Any] = {"verbose": not args.quiet}
     if args.max_epochs is not None:
         overrides["max_epochs"] = args.max_epochs
@@ -324,7 +487,10 @@ def _cmd_impute(args: argparse.Namespace) -> int:
 
     estimator, info = _load_model(args.model)
     if _is_detector(estimator) or not hasattr(estimator, "transform"):
-        raise UsageError(f"{args.model} holds a {type(estimator).__name__}; 'tsdiff impute' needs an imputer model.")
+        raise UsageError(
+            f"{args.model} holds a {type(estimator).__name__}; 'tsdiff impute' needs an imputer "
+            "model."
+        )
     table = _read_for_model(args, estimator, info)
     params: dict[str, Any] = {"verbose": not args.quiet, "tracking": False}
     if args.n_samples:
@@ -334,7 +500,11 @@ def _cmd_impute(args: argparse.Namespace) -> int:
     estimator.set_params(**params)
     frame = table.features
     missing = frame.isna().to_numpy()
-    _info(args, f"imputing {int(missing.sum())} missing cells of {frame.shape[0]} rows x {frame.shape[1]} columns")
+    _info(
+        args,
+        f"imputing {int(missing.sum())} missing cells of {frame.shape[0]} rows x "
+        f"{frame.shape[1]} columns",
+    )
     added = None
     if args.interval:
         samples = np.asarray(estimator.sample(_model_input(estimator, frame)))
@@ -351,7 +521,11 @@ def _cmd_impute(args: argparse.Namespace) -> int:
         )
     else:
         result = estimator.transform(_model_input(estimator, frame))
-        filled = result if isinstance(result, pd.DataFrame) else pd.DataFrame(result, index=frame.index, columns=frame.columns)
+        filled = (
+            result
+            if isinstance(result, pd.DataFrame)
+            else pd.DataFrame(result, index=frame.index, columns=frame.columns)
+        )
     write_table(table.to_table(filled, added), args.out)
     _info(args, f"wrote {args.out}")
     return EXIT_OK
@@ -360,7 +534,9 @@ def _cmd_impute(args: argparse.Namespace) -> int:
 def _scores(estimator: Any, frame: Any) -> tuple[Any, Any]:
     import numpy as np
 
-    scores = np.asarray(estimator.decision_function(_model_input(estimator, frame)), dtype=np.float64).reshape(-1)
+    scores = np.asarray(
+        estimator.decision_function(_model_input(estimator, frame)), dtype=np.float64
+    ).reshape(-1)
     flags = None
     if hasattr(estimator, "predict"):
         flags = np.asarray(estimator.predict(_model_input(estimator, frame))).reshape(-1)
@@ -376,7 +552,8 @@ def _cmd_detect(args: argparse.Namespace) -> int:
     estimator, info = _load_model(args.model)
     if not _is_detector(estimator):
         raise UsageError(
-            f"{args.model} holds a {type(estimator).__name__}; 'tsdiff detect' needs a detector model "
+            f"{args.model} holds a {type(estimator).__name__}; 'tsdiff detect' needs a detector "
+            "model "
             "(fit with a configuration whose model section has kind: detector)."
         )
     table = _read_for_model(args, estimator, info)
@@ -395,7 +572,13 @@ def _cmd_detect(args: argparse.Namespace) -> int:
 
 def _detector_metrics(scores: Any, labels: Any, flags: Any) -> dict[str, Any]:
     import numpy as np
-    from sklearn.metrics import average_precision_score, f1_score, precision_score, recall_score, roc_auc_score
+    from sklearn.metrics import (
+        average_precision_score,
+        f1_score,
+        precision_score,
+        recall_score,
+        roc_auc_score,
+    )
 
     y = np.asarray(labels).astype(int)
     if len(np.unique(y)) < 2:
@@ -405,7 +588,7 @@ def _detector_metrics(scores: Any, labels: Any, flags: Any) -> dict[str, Any]:
         "auc_pr": float(average_precision_score(y, scores)),
         "auc_pr_random": float(y.mean()),
         "anomaly_rate": float(y.mean()),
-        "n_rows": int(len(y)),
+        "n_rows": len(y),
     }
     if flags is not None:
         predicted = (np.asarray(flags) == 1).astype(int)
@@ -430,7 +613,9 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     seed = args.seed if args.seed is not None else config.evaluate.seed
     if _is_detector(estimator):
         if table.labels is None:
-            raise UsageError(f"{args.data}: no label column; pass --label-column to evaluate a detector.")
+            raise UsageError(
+                f"{args.data}: no label column; pass --label-column to evaluate a detector."
+            )
         estimator.set_params(random_state=seed)
         scores, flags = _scores(estimator, table.features)
         result = _detector_metrics(scores, table.labels.to_numpy(), flags)
@@ -444,7 +629,12 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
         estimator.set_params(random_state=seed)
         frame = table.features
         result = evaluate_imputation(
-            estimator, frame, fraction=fraction, random_state=seed, coverage=coverage, n_samples=n_samples
+            estimator,
+            frame,
+            fraction=fraction,
+            random_state=seed,
+            coverage=coverage,
+            n_samples=n_samples,
         )
         result["task"] = "imputation"
     result.update({"model": str(args.model), "data": str(args.data), "seed": seed})
@@ -454,12 +644,23 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
         run_id = log_metrics(
             result,
             tracking_uri=args.tracking_uri,
-            experiment_name=args.experiment_name or str(getattr(estimator, "experiment_name", "tsdiff")),
+            experiment_name=args.experiment_name
+            or str(getattr(estimator, "experiment_name", "tsdiff")),
             run_name="evaluate",
-            params={"model": args.model, "data": args.data, "seed": seed,
-                    **({k: result[k] for k in ("fraction", "coverage_level") if k in result})},
-            tags={"tsdiff.task": f"{result['task']}-evaluation",
-                  **({"tsdiff.fit_run_id": estimator.mlflow_run_id_} if getattr(estimator, "mlflow_run_id_", None) else {})},
+            params={
+                "model": args.model,
+                "data": args.data,
+                "seed": seed,
+                **({k: result[k] for k in ("fraction", "coverage_level") if k in result}),
+            },
+            tags={
+                "tsdiff.task": f"{result['task']}-evaluation",
+                **(
+                    {"tsdiff.fit_run_id": estimator.mlflow_run_id_}
+                    if getattr(estimator, "mlflow_run_id_", None)
+                    else {}
+                ),
+            },
             prefix="eval_",
         )
         result["mlflow_run_id"] = run_id
@@ -493,9 +694,9 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-# -- entry point ------------------------------------------------------------------------------------
+# -- entry point -------------------------------------------------------------------------------
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the ``tsdiff`` command with ``argv`` (default ``sys.argv[1:]``); returns the exit code."""
+    """Run ``tsdiff`` with ``argv`` (default ``sys.argv[1:]``); returns the exit code."""
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
@@ -516,8 +717,17 @@ def main(argv: Sequence[str] | None = None) -> int:
             import traceback
 
             traceback.print_exc()
-        usage = isinstance(err, (UsageError, ValueError, TypeError, FileNotFoundError, NotADirectoryError,
-                                 IsADirectoryError))
+        usage = isinstance(
+            err,
+            (
+                UsageError,
+                ValueError,
+                TypeError,
+                FileNotFoundError,
+                NotADirectoryError,
+                IsADirectoryError,
+            ),
+        )
         kind = "error" if usage else f"failed ({type(err).__name__})"
         print(f"{prog}: {kind}: {err}", file=sys.stderr)
         if not debug and not usage:

@@ -219,12 +219,16 @@ class RunConfig:
 def _type_name(annotation: Any) -> str:
     origin = typing.get_origin(annotation)
     if origin in (Union, types.UnionType):
-        return " or ".join("null" if a is type(None) else _type_name(a) for a in typing.get_args(annotation))
+        return " or ".join(
+            "null" if a is type(None) else _type_name(a) for a in typing.get_args(annotation)
+        )
     if origin is list:
         (inner,) = typing.get_args(annotation)
         plural = {str: "strings", int: "integers", float: "numbers", bool: "true/false values"}
         return f"a list of {plural.get(inner, str(inner))}"
-    return {str: "a string", int: "an integer", float: "a number", bool: "true/false"}.get(annotation, str(annotation))
+    return {str: "a string", int: "an integer", float: "a number", bool: "true/false"}.get(
+        annotation, str(annotation)
+    )
 
 
 def _matches(value: Any, annotation: Any) -> bool:
@@ -253,7 +257,8 @@ def _unknown_key(key: str, allowed: list[str], section: str, source: str) -> Con
     where = f"section {section!r}" if section else "the top level"
     return ConfigError(
         f"unknown key {key!r} in {where}{hint}; allowed keys: {', '.join(sorted(allowed))}.",
-        source=source, key=f"{section}.{key}" if section else key,
+        source=source,
+        key=f"{section}.{key}" if section else key,
     )
 
 
@@ -261,7 +266,11 @@ def _section(cls: type, raw: Any, section: str, source: str) -> Any:
     if raw is None:
         return cls()
     if not isinstance(raw, dict):
-        raise ConfigError(f"must be a mapping of keys to values, got {type(raw).__name__}.", source=source, key=section)
+        raise ConfigError(
+            f"must be a mapping of keys to values, got {type(raw).__name__}.",
+            source=source,
+            key=section,
+        )
     hints = typing.get_type_hints(cls)
     names = [f.name for f in dataclasses.fields(cls)]
     values = {}
@@ -273,9 +282,13 @@ def _section(cls: type, raw: Any, section: str, source: str) -> Any:
         if not _matches(value, annotation):
             raise ConfigError(
                 f"must be {_type_name(annotation)}, got {type(value).__name__} ({value!r}).",
-                source=source, key=f"{section}.{key}",
+                source=source,
+                key=f"{section}.{key}",
             )
-        if annotation is float or (typing.get_origin(annotation) in (Union, types.UnionType) and float in typing.get_args(annotation)):
+        if annotation is float or (
+            typing.get_origin(annotation) in (Union, types.UnionType)
+            and float in typing.get_args(annotation)
+        ):
             value = float(value) if isinstance(value, int) else value
         values[key] = value
     return cls(**values)
@@ -304,7 +317,8 @@ def estimator_class(kind: str) -> type:
             f"model kind {kind!r} needs {module_name}, which is not available in this tsdiff "
             f"installation ({err}). Use kind: imputer, or install a tsdiff version with the "
             "anomaly detector.",
-            source="tsdiff", key="model.kind",
+            source="tsdiff",
+            key="model.kind",
         ) from err
     cls: type = getattr(module, class_name)
     return cls
@@ -313,7 +327,10 @@ def estimator_class(kind: str) -> type:
 def _check_model_params(cls: type | None, params: dict[str, Any], source: str) -> None:
     import inspect
 
-    from sklearn.utils._param_validation import InvalidParameterError, validate_parameter_constraints
+    from sklearn.utils._param_validation import (
+        InvalidParameterError,
+        validate_parameter_constraints,
+    )
 
     from tsdiff.api._base import DIFFUSION_PARAMETER_CONSTRAINTS
 
@@ -332,19 +349,29 @@ def _check_model_params(cls: type | None, params: dict[str, Any], source: str) -
             raise ConfigError(
                 f"{key!r} belongs in the 'tracking' section (enabled, uri, experiment_name, "
                 "registered_model_name), not in 'model'.",
-                source=source, key=f"model.{key}",
+                source=source,
+                key=f"model.{key}",
             )
         if key not in allowed:
             if cls is None:
                 continue  # checked when the estimator class is available
             raise _unknown_key(key, ["kind", *allowed_model], "model", source)
         rules = constraints.get(key)
-        if isinstance(value, bool) and rules is not None and "boolean" not in rules and not isinstance(defaults.get(key), bool):
-            raise ConfigError(f"must not be true/false, got {value!r}.", source=source, key=f"model.{key}")
+        if (
+            isinstance(value, bool)
+            and rules is not None
+            and "boolean" not in rules
+            and not isinstance(defaults.get(key), bool)
+        ):
+            raise ConfigError(
+                f"must not be true/false, got {value!r}.", source=source, key=f"model.{key}"
+            )
         if rules is None:
             continue
         try:
-            validate_parameter_constraints({key: rules}, {key: value}, caller_name=getattr(cls, "__name__", "estimator"))
+            validate_parameter_constraints(
+                {key: rules}, {key: value}, caller_name=getattr(cls, "__name__", "estimator")
+            )
         except InvalidParameterError as err:
             message = re.sub(r"^The '\w+' parameter of \w+ ", "", str(err))
             raise ConfigError(message, source=source, key=f"model.{key}") from err
@@ -354,7 +381,9 @@ def _model_section(raw: Any, source: str) -> ModelConfig:
     if raw is None:
         raw = {}
     if not isinstance(raw, dict):
-        raise ConfigError(f"must be a mapping, got {type(raw).__name__}.", source=source, key="model")
+        raise ConfigError(
+            f"must be a mapping, got {type(raw).__name__}.", source=source, key="model"
+        )
     params = {str(k): v for k, v in raw.items()}
     kind = params.pop("kind", "imputer")
     if not isinstance(kind, str) or kind not in MODEL_KINDS:
@@ -405,13 +434,17 @@ def config_from_dict(raw: Any, source: str = "<dict>") -> RunConfig:
     if raw is None:
         raw = {}
     if not isinstance(raw, dict):
-        raise ConfigError(f"the file must hold a mapping of sections, got {type(raw).__name__}.", source=source)
+        raise ConfigError(
+            f"the file must hold a mapping of sections, got {type(raw).__name__}.", source=source
+        )
     for key in raw:
         if str(key) not in TOP_LEVEL_KEYS:
             raise _unknown_key(str(key), list(TOP_LEVEL_KEYS), "", source)
     for key in ("name", "description"):
         if raw.get(key) is not None and not isinstance(raw[key], str):
-            raise ConfigError(f"must be a string, got {type(raw[key]).__name__}.", source=source, key=key)
+            raise ConfigError(
+                f"must be a string, got {type(raw[key]).__name__}.", source=source, key=key
+            )
     config = RunConfig(
         model=_model_section(raw.get("model"), source),
         data=_section(DataConfig, raw.get("data"), "data", source),
@@ -423,11 +456,17 @@ def config_from_dict(raw: Any, source: str = "<dict>") -> RunConfig:
     )
     ev = config.evaluate
     if not 0 < ev.fraction < 1:
-        raise ConfigError(f"must be in (0, 1), got {ev.fraction}.", source=source, key="evaluate.fraction")
+        raise ConfigError(
+            f"must be in (0, 1), got {ev.fraction}.", source=source, key="evaluate.fraction"
+        )
     if not 0 < ev.coverage < 1:
-        raise ConfigError(f"must be in (0, 1), got {ev.coverage}.", source=source, key="evaluate.coverage")
+        raise ConfigError(
+            f"must be in (0, 1), got {ev.coverage}.", source=source, key="evaluate.coverage"
+        )
     if ev.n_samples is not None and ev.n_samples < 1:
-        raise ConfigError(f"must be >= 1, got {ev.n_samples}.", source=source, key="evaluate.n_samples")
+        raise ConfigError(
+            f"must be >= 1, got {ev.n_samples}.", source=source, key="evaluate.n_samples"
+        )
     return config
 
 
@@ -482,11 +521,13 @@ def load_config(path: str | Path) -> RunConfig:
     except (OSError, UnicodeDecodeError) as err:
         raise ConfigError(f"cannot be read ({err}).", source=source) from err
     try:
-        raw = yaml.load(text, Loader=_yaml_loader())  # noqa: S506 - a SafeLoader subclass
+        raw = yaml.load(text, Loader=_yaml_loader())
     except yaml.MarkedYAMLError as err:
         mark = err.problem_mark or err.context_mark
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
-        raise ConfigError(f"{where}{err.problem or err.context or 'invalid YAML'}.", source=source) from err
+        raise ConfigError(
+            f"{where}{err.problem or err.context or 'invalid YAML'}.", source=source
+        ) from err
     except yaml.YAMLError as err:
         raise ConfigError(f"invalid YAML ({err}).", source=source) from err
     return config_from_dict(raw, source)

@@ -158,7 +158,8 @@ def imputation_demo(
     hidden, mask, outage = hide_for_demo(data, fraction, seed)
     report.info(
         f"[imputation] air quality, {data.shape[0]} hours x {data.shape[1]} sensors; hiding "
-        f"{int(mask.sum())} observed cells ({fraction:.0%} at random + a {OUTAGE_HOURS} h outage of "
+        f"{int(mask.sum())} observed cells ({fraction:.0%} at random + a {OUTAGE_HOURS} h "
+        "outage of "
         f"{OUTAGE_COLUMN})"
     )
     params = dict(QUICK_IMPUTER_PARAMS if quick else DEMO_IMPUTER_PARAMS)
@@ -230,11 +231,19 @@ def _plot_imputation(
     lower, upper = np.quantile(samples[:, rows, j], [0.05, 0.95], axis=0)
     target = mask[rows, j]
     fig, ax = plt.subplots(figsize=(11, 4.2), dpi=110)
-    ax.fill_between(times, lower, upper, color="tab:blue", alpha=0.25, linewidth=0, label="tsdiff 90 % band")
+    ax.fill_between(
+        times, lower, upper, color="tab:blue", alpha=0.25, linewidth=0, label="tsdiff 90 % band"
+    )
     ax.plot(times, median, color="tab:blue", linewidth=1.2, label="tsdiff median")
     ax.plot(times, hidden.iloc[rows, j], ".", color="black", markersize=4, label="observed (given)")
-    ax.plot(times[target], data.iloc[rows, j].to_numpy()[target], "x", color="tab:red", markersize=6,
-            label="hidden truth")
+    ax.plot(
+        times[target],
+        data.iloc[rows, j].to_numpy()[target],
+        "x",
+        color="tab:red",
+        markersize=6,
+        label="hidden truth",
+    )
     ax.set_title(f"{column}: imputation of hidden cells (random 10 % + a {OUTAGE_HOURS} h outage)")
     ax.set_ylabel(column)
     ax.legend(loc="upper left", fontsize=8, ncol=4)
@@ -262,7 +271,10 @@ def detection_demo(
     try:
         from tsdiff.api.detector import TSDiffAnomalyDetector
     except ImportError as err:
-        report.info(f"[detection] skipped: the anomaly detector is not available in this installation ({err}).")
+        report.info(
+            "[detection] skipped: the anomaly detector is not available in this installation "
+            f"({err})."
+        )
         return None
     from sklearn.metrics import average_precision_score, f1_score, roc_auc_score
 
@@ -274,11 +286,16 @@ def detection_demo(
     if quick:
         train, test, labels = train.iloc[:400], test.iloc[:800], labels[:800]
     report.info(
-        f"[detection] server metrics: training on {train.shape[0]} minutes, scoring {test.shape[0]} "
+        f"[detection] server metrics: training on {train.shape[0]} minutes, scoring "
+        f"{test.shape[0]} "
         f"minutes ({labels.mean():.1%} labelled anomalous) ..."
     )
-    params = _supported(TSDiffAnomalyDetector, QUICK_DETECTOR_PARAMS if quick else DEMO_DETECTOR_PARAMS)
-    detector = TSDiffAnomalyDetector(**params, max_time=max_time, random_state=seed, verbose=not quiet)
+    params = _supported(
+        TSDiffAnomalyDetector, QUICK_DETECTOR_PARAMS if quick else DEMO_DETECTOR_PARAMS
+    )
+    detector = TSDiffAnomalyDetector(
+        **params, max_time=max_time, random_state=seed, verbose=not quiet
+    )
     start = time.perf_counter()
     detector.fit(train)
     fit_seconds = time.perf_counter() - start
@@ -303,7 +320,9 @@ def detection_demo(
     return result
 
 
-def _plot_detection(path: Path, times: np.ndarray, scores: np.ndarray, labels: np.ndarray, flags: np.ndarray | None) -> None:
+def _plot_detection(
+    path: Path, times: np.ndarray, scores: np.ndarray, labels: np.ndarray, flags: np.ndarray | None
+) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -313,11 +332,25 @@ def _plot_detection(path: Path, times: np.ndarray, scores: np.ndarray, labels: n
     ax.plot(times, scores, color="tab:blue", linewidth=0.8, label="anomaly score")
     top = np.nanmax(scores) if np.isfinite(scores).any() else 1.0
     bottom = np.nanmin(scores) if np.isfinite(scores).any() else 0.0
-    ax.fill_between(times, bottom, top, where=labels.astype(bool), color="tab:red", alpha=0.2, linewidth=0,
-                    label="labelled anomaly")
+    ax.fill_between(
+        times,
+        bottom,
+        top,
+        where=labels.astype(bool),
+        color="tab:red",
+        alpha=0.2,
+        linewidth=0,
+        label="labelled anomaly",
+    )
     if flags is not None:
-        ax.plot(times[flags.astype(bool)], scores[flags.astype(bool)], ".", color="tab:orange", markersize=3,
-                label="flagged (label-free threshold)")
+        ax.plot(
+            times[flags.astype(bool)],
+            scores[flags.astype(bool)],
+            ".",
+            color="tab:orange",
+            markersize=3,
+            label="flagged (label-free threshold)",
+        )
     ax.set_xlabel("minute")
     ax.set_title("Server metrics (SMD machine-1-6): diffusion anomaly scores")
     ax.legend(loc="upper left", fontsize=8)
@@ -330,15 +363,26 @@ def _print_summary(results: dict[str, Any]) -> None:
     imp = results.get("imputation")
     if imp:
         ts, lin = imp["tsdiff"], imp["linear_interpolation"]
-        print(f"\nImputation of {imp['n_hidden']} hidden cells (air quality, {imp['n_epochs']} epochs, "
-              f"{imp['fit_seconds']:.0f} s fit + {imp['sample_seconds']:.0f} s sampling)")
+        print(
+            f"\nImputation of {imp['n_hidden']} hidden cells (air quality, "
+            f"{imp['n_epochs']} epochs, "
+            f"{imp['fit_seconds']:.0f} s fit + {imp['sample_seconds']:.0f} s sampling)"
+        )
         print(f"  {'method':<22}{'MAE':>10}{'RMSE':>10}{'CRPS':>10}{'90% cover':>11}")
-        print(f"  {'tsdiff (median)':<22}{ts['mae']:>10.3f}{ts['rmse']:>10.3f}{ts['crps']:>10.3f}{ts['coverage']:>11.1%}")
-        print(f"  {'linear interpolation':<22}{lin['mae']:>10.3f}{lin['rmse']:>10.3f}{lin['crps']:>10.3f}{'-':>11}")
+        print(
+            f"  {'tsdiff (median)':<22}{ts['mae']:>10.3f}{ts['rmse']:>10.3f}{ts['crps']:>10.3f}"
+            f"{ts['coverage']:>11.1%}"
+        )
+        print(
+            f"  {'linear interpolation':<22}{lin['mae']:>10.3f}{lin['rmse']:>10.3f}"
+            f"{lin['crps']:>10.3f}{'-':>11}"
+        )
         if "outage" in imp:
             out = imp["outage"]
-            print(f"  {OUTAGE_HOURS} h outage of {out['column']} from {out['start']}: MAE tsdiff "
-                  f"{out['tsdiff_mae']:.2f}, linear {out['linear_mae']:.2f}")
+            print(
+                f"  {OUTAGE_HOURS} h outage of {out['column']} from {out['start']}: MAE tsdiff "
+                f"{out['tsdiff_mae']:.2f}, linear {out['linear_mae']:.2f}"
+            )
         if "plot" in imp:
             print(f"  plot: {imp['plot']}")
     det = results.get("detection")
@@ -395,12 +439,23 @@ def run_demo(
     folder.mkdir(parents=True, exist_ok=True)
     budget = float(max_time) if max_time is not None else DEFAULT_MAX_TIME
     start = time.perf_counter()
-    results: dict[str, Any] = {"settings": {"max_time": budget, "seed": seed, "fraction": fraction, "quick": quick}}
+    results: dict[str, Any] = {
+        "settings": {"max_time": budget, "seed": seed, "fraction": fraction, "quick": quick}
+    }
     results["imputation"] = imputation_demo(
-        folder, max_time=budget, seed=seed, n_samples=n_samples, fraction=fraction, plot=plot, quiet=quiet, quick=quick
+        folder,
+        max_time=budget,
+        seed=seed,
+        n_samples=n_samples,
+        fraction=fraction,
+        plot=plot,
+        quiet=quiet,
+        quick=quick,
     )
     if detection:
-        det = detection_demo(folder, max_time=budget, seed=seed, plot=plot, quiet=quiet, quick=quick)
+        det = detection_demo(
+            folder, max_time=budget, seed=seed, plot=plot, quiet=quiet, quick=quick
+        )
         if det is None:
             results["detection_skipped"] = "tsdiff.api.detector is not available"
         else:

@@ -1,7 +1,8 @@
 """Evaluate an imputer on data with known values: hide some, impute them, score them.
 
 Only cells that were observed and then hidden are scored, so a score never includes a value the
-model saw. Used by ``tsdiff evaluate``, ``tsdiff demo`` and :func:`tsdiff.tracking.evaluate_imputation`.
+model saw. Used by ``tsdiff evaluate``, ``tsdiff demo`` and
+:func:`tsdiff.tracking.evaluate_imputation`.
 """
 
 from __future__ import annotations
@@ -74,7 +75,9 @@ def linear_interpolation(X: pd.DataFrame) -> pd.DataFrame:
             filled = work.interpolate(method="time", limit_direction="both")
             filled.index = frame.index
         else:
-            filled = work.reset_index(drop=True).interpolate(method="linear", limit_direction="both")
+            filled = work.reset_index(drop=True).interpolate(
+                method="linear", limit_direction="both"
+            )
             filled.index = frame.index
         return filled
 
@@ -152,7 +155,13 @@ def evaluate_imputation(
     truth = X.to_numpy(dtype=np.float64, na_value=np.nan)
     samples = np.asarray(imputer.sample(hidden, n_samples=n_samples))
     result: dict[str, Any] = imputation_scores(truth, samples, mask, coverage)
-    result.update({"n_targets": int(mask.sum()), "fraction": float(fraction), "coverage_level": float(coverage)})
+    result.update(
+        {
+            "n_targets": int(mask.sum()),
+            "fraction": float(fraction),
+            "coverage_level": float(coverage),
+        }
+    )
     if baseline:
         linear = linear_interpolation(hidden).to_numpy()
         result["linear_mae"] = metrics.mae(truth, linear, mask)

@@ -114,7 +114,9 @@ def _encode(value: Any, where: str) -> Any:
         return [_encode(v, f"{where}[{i}]") for i, v in enumerate(value)]
     if isinstance(value, dict):
         if not all(isinstance(k, str) for k in value):
-            raise PersistenceError(f"{where}: dict keys must be strings to be saved, got {list(value)[:5]}.")
+            raise PersistenceError(
+                f"{where}: dict keys must be strings to be saved, got {list(value)[:5]}."
+            )
         if _MARK in value:
             raise PersistenceError(f"{where}: the key {_MARK!r} is reserved.")
         return {k: _encode(v, f"{where}[{k!r}]") for k, v in value.items()}
@@ -135,7 +137,12 @@ def _encode_array(array: np.ndarray, where: str) -> dict[str, Any]:
     kind = array.dtype.kind
     if kind in "biuf":
         data = [_encode(float(v), where) if kind == "f" else v for v in array.ravel().tolist()]
-        return {_MARK: "ndarray", "dtype": array.dtype.str, "shape": list(array.shape), "data": data}
+        return {
+            _MARK: "ndarray",
+            "dtype": array.dtype.str,
+            "shape": list(array.shape),
+            "data": data,
+        }
     if kind in "OUS" and all(isinstance(v, (str, bytes, np.str_)) for v in array.ravel().tolist()):
         data = [str(v) for v in array.ravel().tolist()]
         dtype = "object" if kind == "O" else array.dtype.str
@@ -168,8 +175,10 @@ def _decode(value: Any, where: str) -> Any:
         if mark == "object":
             name = value["class"]
             if name not in _STATE_CLASSES:
-                raise PersistenceError(f"{where}: the class {name!r} is not a registered state class.")
-            cls = _STATE_CLASSES[name]
+                raise PersistenceError(
+                    f"{where}: the class {name!r} is not a registered state class."
+                )
+            cls: Any = _STATE_CLASSES[name]
             obj = cls.__new__(cls)
             for key, item in value["state"].items():
                 setattr(obj, key, _decode(item, f"{where}.{key}"))
@@ -260,17 +269,23 @@ def save_estimator(
     _check_fitted(estimator)
     _register_builtin_state_classes()
     if weights_format not in WEIGHTS_FILES:
-        raise ValueError(f"weights_format must be one of {sorted(WEIGHTS_FILES)}, got {weights_format!r}.")
+        raise ValueError(
+            f"weights_format must be one of {sorted(WEIGHTS_FILES)}, got {weights_format!r}."
+        )
     directory = Path(path)
     if directory.exists() and not directory.is_dir():
-        raise PersistenceError(f"Cannot save the model to {directory}: it is a file, not a directory.")
+        raise PersistenceError(
+            f"Cannot save the model to {directory}: it is a file, not a directory."
+        )
     if directory.is_dir() and any(directory.iterdir()) and not (directory / CONFIG_FILE).is_file():
         raise PersistenceError(
             f"Cannot save the model to {directory}: the directory is not empty and holds no saved "
             "tsdiff model; choose a new or empty directory."
         )
     cls = type(estimator)
-    params = {k: _encode(v, f"parameter {k!r}") for k, v in estimator.get_params(deep=False).items()}
+    params = {
+        k: _encode(v, f"parameter {k!r}") for k, v in estimator.get_params(deep=False).items()
+    }
     fitted: dict[str, Any] = {}
     tensors: dict[str, torch.Tensor] = {}
     modules: list[str] = []
@@ -298,7 +313,9 @@ def save_estimator(
         try:
             from safetensors.torch import save_file
         except ImportError as err:
-            raise ImportError("weights_format='safetensors' needs the safetensors package.") from err
+            raise ImportError(
+                "weights_format='safetensors' needs the safetensors package."
+            ) from err
         save_file(tensors, str(weights_path))
     else:
         torch.save(tensors, weights_path)
@@ -352,9 +369,13 @@ def read_config(path: str | Path) -> dict[str, Any]:
     try:
         config = json.loads(config_path.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise PersistenceError(f"{config_path} is not valid JSON ({err}); the file is damaged.") from err
+        raise PersistenceError(
+            f"{config_path} is not valid JSON ({err}); the file is damaged."
+        ) from err
     if not isinstance(config, dict) or config.get("format") != FORMAT_NAME:
-        raise PersistenceError(f"{config_path} is not a tsdiff model configuration (format {FORMAT_NAME!r}).")
+        raise PersistenceError(
+            f"{config_path} is not a tsdiff model configuration (format {FORMAT_NAME!r})."
+        )
     saved = str(config.get("format_version", ""))
     saved_major = _version_tuple(saved)[:1]
     if saved_major != _version_tuple(FORMAT_VERSION)[:1]:
@@ -407,7 +428,10 @@ def _read_weights(directory: Path, config: dict[str, Any]) -> dict[str, Any]:
     file_name = str(info.get("file", ""))
     weights_format = info.get("format")
     if weights_format not in WEIGHTS_FILES or file_name != WEIGHTS_FILES[weights_format]:
-        raise PersistenceError(f"{directory / CONFIG_FILE}: unknown weights file {file_name!r} / format {weights_format!r}.")
+        raise PersistenceError(
+            f"{directory / CONFIG_FILE}: unknown weights file {file_name!r} / format "
+            f"{weights_format!r}."
+        )
     weights_path = directory / file_name
     if not weights_path.is_file():
         raise PersistenceError(f"The weights file {weights_path} is missing.")
@@ -424,7 +448,9 @@ def _read_weights(directory: Path, config: dict[str, Any]) -> dict[str, Any]:
             try:
                 from safetensors.torch import load_file
             except ImportError as err:
-                raise PersistenceError(f"{weights_path} is a safetensors file; install safetensors to load it.") from err
+                raise PersistenceError(
+                    f"{weights_path} is a safetensors file; install safetensors to load it."
+                ) from err
             tensors: Any = load_file(str(weights_path), device="cpu")
         else:
             tensors = torch.load(weights_path, map_location="cpu", weights_only=True)
@@ -507,10 +533,14 @@ def load_estimator(path: str | Path, expected_class: type | None = None) -> Any:
     try:
         estimator._validate_params()
     except Exception as err:
-        raise PersistenceError(f"{directory / CONFIG_FILE}: invalid saved parameters: {err}") from err
+        raise PersistenceError(
+            f"{directory / CONFIG_FILE}: invalid saved parameters: {err}"
+        ) from err
     for name, value in config["fitted"].items():
         if not (isinstance(name, str) and name.endswith("_") and not name.startswith("_")):
-            raise PersistenceError(f"{directory / CONFIG_FILE}: {name!r} is not a fitted attribute name.")
+            raise PersistenceError(
+                f"{directory / CONFIG_FILE}: {name!r} is not a fitted attribute name."
+            )
         setattr(estimator, name, _decode(value, f"fitted attribute {name!r}"))
     _check_fitted_state(estimator, directory)
     tensors = _read_weights(directory, config)
@@ -534,16 +564,22 @@ def load_estimator(path: str | Path, expected_class: type | None = None) -> Any:
                 f"The weights of {name!r} in {directory} do not fit the network described by "
                 f"{CONFIG_FILE} (altered or mismatched files): {err}"
             ) from err
-        setattr(estimator, name, module.cpu().eval() if isinstance(module, torch.nn.Module) else module)
+        setattr(
+            estimator, name, module.cpu().eval() if isinstance(module, torch.nn.Module) else module
+        )
     leftover = sorted(set(tensors) - used)
     if leftover:
-        raise PersistenceError(f"The weights file holds unexpected tensors {leftover[:5]}; it does not match {CONFIG_FILE}.")
+        raise PersistenceError(
+            f"The weights file holds unexpected tensors {leftover[:5]}; it does not match "
+            f"{CONFIG_FILE}."
+        )
     extra = config.get("extra_state")
     restore = getattr(estimator, "_restore_fitted_state", None)
     if extra is not None:
         if not callable(restore):
             raise PersistenceError(
-                f"{directory} holds extra state, but {cls.__qualname__} has no _restore_fitted_state hook."
+                f"{directory} holds extra state, but {cls.__qualname__} has no "
+                "_restore_fitted_state hook."
             )
         restore(_decode(extra, "extra_state"))
     return estimator
@@ -557,15 +593,21 @@ def _check_fitted_state(estimator: Any, directory: Path) -> None:
     names = getattr(estimator, "feature_names_in_", None)
     if names is not None and len(names) != n_features:
         raise PersistenceError(
-            f"{directory / CONFIG_FILE}: feature_names_in_ has {len(names)} names but n_features_in_ is {n_features}."
+            f"{directory / CONFIG_FILE}: feature_names_in_ has {len(names)} names but "
+            f"n_features_in_ is {n_features}."
         )
     scaler = getattr(estimator, "scaler_", None)
     if scaler is not None:
         for stat in ("mean_", "scale_"):
             value = getattr(scaler, stat, None)
-            if not isinstance(value, np.ndarray) or value.shape != (n_features,) or not np.isfinite(value).all():
+            if (
+                not isinstance(value, np.ndarray)
+                or value.shape != (n_features,)
+                or not np.isfinite(value).all()
+            ):
                 raise PersistenceError(
-                    f"{directory / CONFIG_FILE}: scaler_.{stat} must hold {n_features} finite numbers."
+                    f"{directory / CONFIG_FILE}: scaler_.{stat} must hold {n_features} finite "
+                    "numbers."
                 )
 
 

@@ -9,11 +9,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+
 import numpy as np
 import pandas as pd
 
-FORMATS = {".csv": "csv", ".csv.gz": "csv", ".csv.bz2": "csv", ".csv.zip": "csv", ".csv.xz": "csv",
-           ".parquet": "parquet", ".pq": "parquet"}
+FORMATS = {
+    ".csv": "csv",
+    ".csv.gz": "csv",
+    ".csv.bz2": "csv",
+    ".csv.zip": "csv",
+    ".csv.xz": "csv",
+    ".parquet": "parquet",
+    ".pq": "parquet",
+}
 DEFAULT_TIME_COLUMN = "time"
 
 
@@ -52,10 +60,7 @@ def read_table(path: str | Path) -> pd.DataFrame:
     if not file.is_file():
         raise DataFileError(f"{file}: no such file.")
     try:
-        if kind == "parquet":
-            table = pd.read_parquet(file)
-        else:
-            table = pd.read_csv(file)
+        table = pd.read_parquet(file) if kind == "parquet" else pd.read_csv(file)
     except ImportError as err:
         raise DataFileError(f"{file}: reading Parquet needs pyarrow ({err}).") from err
     except (OSError, ValueError, pd.errors.ParserError, pd.errors.EmptyDataError) as err:
@@ -120,7 +125,9 @@ class Table:
     order: list[str]
     ignored: list[str]
 
-    def to_table(self, features: pd.DataFrame | None = None, added: pd.DataFrame | None = None) -> pd.DataFrame:
+    def to_table(
+        self, features: pd.DataFrame | None = None, added: pd.DataFrame | None = None
+    ) -> pd.DataFrame:
         """A flat table: the original columns in order (``features`` replacing the features),
         then ``added`` columns."""
         data = self.features if features is None else features
@@ -144,7 +151,9 @@ def _parse_time(values: pd.Series, column: str, time_format: str | None, source:
     if values.isna().any():
         row = int(np.flatnonzero(values.isna().to_numpy())[0])
         raise DataFileError(f"{source}column {column!r} has a missing time stamp at row {row}.")
-    if pd.api.types.is_datetime64_any_dtype(values.dtype) or pd.api.types.is_timedelta64_dtype(values.dtype):
+    if pd.api.types.is_datetime64_any_dtype(values.dtype) or pd.api.types.is_timedelta64_dtype(
+        values.dtype
+    ):
         return pd.Index(values, name=column)
     if pd.api.types.is_integer_dtype(values.dtype) or pd.api.types.is_float_dtype(values.dtype):
         return pd.Index(values.to_numpy(), name=column)
@@ -153,7 +162,8 @@ def _parse_time(values: pd.Series, column: str, time_format: str | None, source:
         row = int(np.flatnonzero(parsed.isna().to_numpy())[0])
         hint = f" with format {time_format!r}" if time_format else ""
         raise DataFileError(
-            f"{source}column {column!r} holds {values.iloc[row]!r} at row {row}, which is not a time "
+            f"{source}column {column!r} holds {values.iloc[row]!r} at row {row}, which is not a "
+            "time "
             f"stamp{hint}; fix it, choose another --time-column, or set data.time_format."
         )
     return pd.DatetimeIndex(parsed, name=column)
@@ -198,24 +208,33 @@ def split_table(
     available = list(table.columns)
     for name, flag in ((time_column, "--time-column"), (series_column, "--series-column")):
         if name is not None and name not in table.columns:
-            raise DataFileError(
-                f"{where}no column {name!r} ({flag}); the columns are {available}."
-            )
+            raise DataFileError(f"{where}no column {name!r} ({flag}); the columns are {available}.")
     if time_column is None and DEFAULT_TIME_COLUMN in table.columns:
         time_column = DEFAULT_TIME_COLUMN
     if time_column is not None and time_column == series_column:
         raise DataFileError(f"{where}the time and series columns are both {time_column!r}.")
     reserved = {c for c in (time_column, series_column) if c is not None}
-    label = label_column if label_column is not None and label_column in table.columns and label_column not in reserved else None
+    label = (
+        label_column
+        if label_column is not None
+        and label_column in table.columns
+        and label_column not in reserved
+        else None
+    )
     reserved |= {label} if label else set()
     ignored: list[str] = []
     if columns is not None:
         missing = [c for c in columns if c not in table.columns]
         if missing:
-            raise DataFileError(f"{where}missing feature column(s) {missing}; the columns are {available}.")
+            raise DataFileError(
+                f"{where}missing feature column(s) {missing}; the columns are {available}."
+            )
         clash = [c for c in columns if c in reserved]
         if clash:
-            raise DataFileError(f"{where}column(s) {clash} cannot be both a feature and the time/series/label column.")
+            raise DataFileError(
+                f"{where}column(s) {clash} cannot be both a feature and the time/series/label "
+                "column."
+            )
         bad = [c for c in columns if not _is_numeric(table[c])]
         if bad:
             raise DataFileError(
@@ -228,7 +247,9 @@ def split_table(
         features = [c for c in table.columns if c not in reserved and _is_numeric(table[c])]
         ignored = [c for c in table.columns if c not in reserved and c not in features]
         if not features:
-            raise DataFileError(f"{where}no numeric feature column found; the columns are {available}.")
+            raise DataFileError(
+                f"{where}no numeric feature column found; the columns are {available}."
+            )
     if time_column is not None:
         time_index: pd.Index = _parse_time(table[time_column], time_column, time_format, where)
     else:
@@ -237,10 +258,16 @@ def split_table(
         ids = table[series_column]
         if ids.isna().any():
             row = int(np.flatnonzero(ids.isna().to_numpy())[0])
-            raise DataFileError(f"{where}column {series_column!r} has a missing series id at row {row}.")
+            raise DataFileError(
+                f"{where}column {series_column!r} has a missing series id at row {row}."
+            )
         if time_column is None:
-            time_index = pd.Index(table.groupby(series_column, sort=False).cumcount().to_numpy(), name="step")
-        index: pd.Index = pd.MultiIndex.from_arrays([ids.to_numpy(), time_index], names=[series_column, time_index.name])
+            time_index = pd.Index(
+                table.groupby(series_column, sort=False).cumcount().to_numpy(), name="step"
+            )
+        index: pd.Index = pd.MultiIndex.from_arrays(
+            [ids.to_numpy(), time_index], names=[series_column, time_index.name]
+        )
     else:
         index = time_index
     frame = table[features].astype(np.float64)
@@ -258,7 +285,7 @@ def _is_numeric(column: pd.Series) -> bool:
     dtype = column.dtype
     return bool(
         (pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype))
-        or (dtype == object and column.isna().all())
+        or (dtype is np.dtype(object) and column.isna().all())
     )
 
 
@@ -292,5 +319,6 @@ def regroup(table: Table, names: list[str]) -> Table:
     pool = pd.concat([table.features, table.extra], axis=1)
     features = pool[names].astype(np.float64)
     extra = pool[[c for c in pool.columns if c not in set(names)]]
-    return Table(features, table.labels, extra, table.time_column, table.series_column, table.order, [])
-
+    return Table(
+        features, table.labels, extra, table.time_column, table.series_column, table.order, []
+    )

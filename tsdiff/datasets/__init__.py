@@ -59,7 +59,9 @@ def load_air_quality() -> pd.DataFrame:
     A 473: 20170457), licensed CC BY 4.0.
     """
     frame = _read("air_quality")
-    frame.index = pd.DatetimeIndex(pd.to_datetime(frame.pop("time"), format="%Y-%m-%dT%H:%M:%S"), name="time")
+    frame.index = pd.DatetimeIndex(
+        pd.to_datetime(frame.pop("time"), format="%Y-%m-%dT%H:%M:%S"), name="time"
+    )
     return frame.astype(np.float64)
 
 

@@ -84,8 +84,13 @@ def log_imputation_metrics(
     See :func:`log_metrics` for the parameters; returns the run id.
     """
     return log_metrics(
-        scores, run_id=run_id, tracking_uri=tracking_uri, experiment_name=experiment_name,
-        run_name=run_name if run_id is None else None, params=params, prefix=prefix,
+        scores,
+        run_id=run_id,
+        tracking_uri=tracking_uri,
+        experiment_name=experiment_name,
+        run_name=run_name if run_id is None else None,
+        params=params,
+        prefix=prefix,
         tags={"tsdiff.task": "imputation-evaluation"},
     )
 
@@ -102,7 +107,7 @@ def evaluate_imputation(
     tracking_uri: str | None = None,
     experiment_name: str | None = None,
 ) -> dict[str, Any]:
-    """Score ``imputer`` on ``X`` (:func:`tsdiff.evaluation.evaluate_imputation`) and log the scores.
+    """Score ``imputer`` on ``X`` (:func:`tsdiff.evaluation.evaluate_imputation`), log the scores.
 
     The scores go to ``run_id``, else to the imputer's fit run (``mlflow_run_id_``, when it was
     fitted with ``tracking=True``), else to a new run of ``experiment_name`` (default: the
@@ -111,14 +116,25 @@ def evaluate_imputation(
     from tsdiff.evaluation import evaluate_imputation as evaluate
 
     scores = evaluate(
-        imputer, X, fraction=fraction, random_state=random_state, coverage=coverage, n_samples=n_samples
+        imputer,
+        X,
+        fraction=fraction,
+        random_state=random_state,
+        coverage=coverage,
+        n_samples=n_samples,
     )
     uri = tracking_uri if tracking_uri is not None else getattr(imputer, "tracking_uri", None)
     if run_id is None:
         run_id = getattr(imputer, "mlflow_run_id_", None)
     scores["run_id"] = log_imputation_metrics(
-        scores, run_id=run_id, tracking_uri=uri,
+        scores,
+        run_id=run_id,
+        tracking_uri=uri,
         experiment_name=experiment_name or str(getattr(imputer, "experiment_name", "tsdiff")),
-        params={"eval.fraction": fraction, "eval.random_state": random_state, "eval.coverage": coverage},
+        params={
+            "eval.fraction": fraction,
+            "eval.random_state": random_state,
+            "eval.coverage": coverage,
+        },
     )
     return scores

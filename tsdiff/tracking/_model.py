@@ -73,7 +73,10 @@ def input_layout(estimator: Any, X: Any) -> tuple[Any, dict[str, Any]]:
     frame = frame.iloc[:EXAMPLE_ROWS]
     index = frame.index
     if isinstance(index, pd.MultiIndex):
-        names = [str(n) if n is not None else ("series" if i == 0 else "time") for i, n in enumerate(index.names)]
+        names = [
+            str(n) if n is not None else ("series" if i == 0 else "time")
+            for i, n in enumerate(index.names)
+        ]
         kinds = [_index_kind(index.get_level_values(i)) for i in range(index.nlevels)]
         frame = frame.copy()
         frame.index = index.set_names(names)
@@ -89,7 +92,9 @@ def input_layout(estimator: Any, X: Any) -> tuple[Any, dict[str, Any]]:
         frame = frame.reset_index()
     clash = [n for n in names if n in features]
     if clash:
-        raise ValueError(f"The index name(s) {clash} are also feature column names; rename the index.")
+        raise ValueError(
+            f"The index name(s) {clash} are also feature column names; rename the index."
+        )
     frame.columns = [str(c) for c in frame.columns]
     for name, kind in zip(names, kinds, strict=True):
         if kind == "timedelta":
@@ -101,7 +106,11 @@ def input_layout(estimator: Any, X: Any) -> tuple[Any, dict[str, Any]]:
 
 # MLflow has no duration type: a timedelta index travels as text ("0 days 01:00:00").
 _KIND_TO_MLFLOW = {
-    "datetime": "datetime", "timedelta": "string", "integer": "long", "float": "double", "string": "string",
+    "datetime": "datetime",
+    "timedelta": "string",
+    "integer": "long",
+    "float": "double",
+    "string": "string",
 }
 
 
@@ -115,14 +124,16 @@ def model_signature(estimator: Any, metadata: dict[str, Any]) -> Any:
     from mlflow.models.signature import ModelSignature
     from mlflow.types.schema import ColSpec, ParamSchema, ParamSpec, Schema
 
-    index_specs = []
-    for name, kind in zip(metadata["index_columns"], metadata["index_kinds"], strict=True):
-        index_specs.append(ColSpec(_KIND_TO_MLFLOW[kind], name))
-    inputs = Schema(index_specs + [ColSpec("double", c, required=False) for c in metadata["feature_columns"]])
+    index_specs: list[Any] = [
+        ColSpec(_KIND_TO_MLFLOW[kind], name)
+        for name, kind in zip(metadata["index_columns"], metadata["index_kinds"], strict=True)
+    ]
+    features = metadata["feature_columns"]
+    inputs = Schema(index_specs + [ColSpec("double", c, required=False) for c in features])
     if hasattr(estimator, "decision_function"):
         outputs = Schema([*index_specs, ColSpec("double", "score")])
     else:
-        outputs = Schema(index_specs + [ColSpec("double", c) for c in metadata["feature_columns"]])
+        outputs = Schema(index_specs + [ColSpec("double", c) for c in features])
     params = ParamSchema([ParamSpec("n_samples", "long", int(getattr(estimator, "n_samples", 1)))])
     return ModelSignature(inputs=inputs, outputs=outputs, params=params)
 
@@ -188,7 +199,11 @@ def log_model(
     from mlflow.tracking import MlflowClient
 
     from tsdiff.api.persistence import save_estimator
-    from tsdiff.tracking._run import get_or_create_experiment, resolve_tracking_uri, using_tracking_uri
+    from tsdiff.tracking._run import (
+        get_or_create_experiment,
+        resolve_tracking_uri,
+        using_tracking_uri,
+    )
 
     uri = resolve_tracking_uri(tracking_uri)
     example, metadata = input_layout(estimator, X)

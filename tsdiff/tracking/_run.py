@@ -54,7 +54,7 @@ def using_tracking_uri(uri: str) -> Iterator[None]:
     try:
         yield
     finally:
-        mlflow.set_tracking_uri(uri_before)
+        mlflow.set_tracking_uri(uri_before)  # type: ignore[arg-type]  # None resets it
         if env_before is None:
             os.environ.pop(_ENV, None)
         else:
@@ -104,8 +104,10 @@ def estimator_params(estimator: Any) -> dict[str, str]:
 
 
 def _make_lightning_logger(experiment_name: str, uri: str, run_id: str) -> Any:
-    """A Lightning ``MLFlowLogger`` on the run ``run_id`` that logs per-epoch metrics at ``step=epoch``
-    and leaves closing the run to :class:`FitRun`."""
+    """A Lightning ``MLFlowLogger`` on the run ``run_id``.
+
+    It logs per-epoch metrics at ``step=epoch`` and leaves closing the run to :class:`FitRun`.
+    """
     from pytorch_lightning.loggers import MLFlowLogger
 
     class _EpochMLFlowLogger(MLFlowLogger):
@@ -191,7 +193,10 @@ class FitRun:
                 client.log_batch(self.run_id, metrics=metrics)
             estimator.mlflow_run_id_ = self.run_id
             info = log_model(
-                estimator, X, run_id=self.run_id, tracking_uri=self.tracking_uri,
+                estimator,
+                X,
+                run_id=self.run_id,
+                tracking_uri=self.tracking_uri,
                 registered_model_name=getattr(estimator, "registered_model_name", None),
             )
             estimator.mlflow_model_uri_ = info.model_uri
@@ -251,7 +256,9 @@ def start_fit_run(estimator: Any) -> FitRun:
             "tsdiff.estimator": type(estimator).__name__,
             "mlflow.source.name": "tsdiff",
         }
-        run = client.create_run(experiment_id, tags=tags, run_name=f"{type(estimator).__name__}-fit")
+        run = client.create_run(
+            experiment_id, tags=tags, run_name=f"{type(estimator).__name__}-fit"
+        )
         run_id = run.info.run_id
         owns = True
     try:

@@ -1,4 +1,4 @@
-"""MLflow pyfunc loader module of tsdiff models (``loader_module`` of :func:`tsdiff.tracking.log_model`).
+"""MLflow pyfunc loader of tsdiff models (``loader_module`` of :func:`tsdiff.tracking.log_model`).
 
 MLflow calls :func:`_load_pyfunc` with the model's data directory: the weights-only directory
 written by :func:`tsdiff.api.persistence.save_estimator`. Nothing is unpickled: the estimator is
@@ -33,19 +33,31 @@ class TSDiffPyfuncModel:
         frame = frame.copy()
         frame.columns = [str(c) for c in frame.columns]
         index_columns = [c for c in self.metadata.get("index_columns", []) if c in frame.columns]
-        kinds = dict(zip(self.metadata.get("index_columns", []), self.metadata.get("index_kinds", []), strict=False))
+        kinds = dict(
+            zip(
+                self.metadata.get("index_columns", []),
+                self.metadata.get("index_kinds", []),
+                strict=False,
+            )
+        )
         for column in index_columns:
-            if kinds.get(column) == "datetime" and not pd.api.types.is_datetime64_any_dtype(frame[column]):
+            if kinds.get(column) == "datetime" and not pd.api.types.is_datetime64_any_dtype(
+                frame[column]
+            ):
                 try:
                     frame[column] = pd.to_datetime(frame[column])
                 except (TypeError, ValueError) as err:
                     raise ValueError(f"Column {column!r} must hold time stamps: {err}") from err
-            if kinds.get(column) == "timedelta" and not pd.api.types.is_timedelta64_dtype(frame[column]):
+            if kinds.get(column) == "timedelta" and not pd.api.types.is_timedelta64_dtype(
+                frame[column]
+            ):
                 frame[column] = pd.to_timedelta(frame[column])
         features = list(self.metadata.get("feature_columns", []))
         missing = [c for c in features if c not in frame.columns]
         if missing:
-            raise ValueError(f"The input lacks the feature column(s) {missing} the model was fitted on.")
+            raise ValueError(
+                f"The input lacks the feature column(s) {missing} the model was fitted on."
+            )
         if index_columns:
             frame = frame.set_index(index_columns)
         data = frame[features].astype(np.float64)
@@ -89,11 +101,7 @@ class TSDiffPyfuncModel:
                 out = result
             else:
                 out = pd.DataFrame(np.asarray(result), columns=features, index=frame.index)
-        if index_columns:
-            out = out.reset_index()
-        else:
-            out = out.reset_index(drop=True)
-        return out
+        return out.reset_index() if index_columns else out.reset_index(drop=True)
 
 
 def _load_pyfunc(data_path: str, model_config: dict[str, Any] | None = None) -> TSDiffPyfuncModel:
