@@ -58,3 +58,28 @@ def fitted_imputer(air_slice: pd.DataFrame):
     from tsdiff import TSDiffImputer
 
     return TSDiffImputer(**TINY_PARAMS).fit(air_slice)
+
+
+DETECTOR_TINY_PARAMS = {
+    **{k: v for k, v in TINY_PARAMS.items() if k != "train_stride"},
+    "train_stride": 8,
+    "precision": "32-true",
+}
+
+
+@pytest.fixture(scope="session")
+def smd_slices() -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Normal training minutes and a labelled test stretch holding a long anomaly."""
+    from tsdiff.datasets import load_server_metrics
+
+    train = load_server_metrics("train").iloc[:480, :6]
+    test = load_server_metrics("test").iloc[560:960]
+    test = test[[*train.columns, "label"]]
+    return train, test
+
+
+@pytest.fixture(scope="session")
+def fitted_detector(smd_slices):
+    detector_module = pytest.importorskip("tsdiff.api.detector")
+    train, _ = smd_slices
+    return detector_module.TSDiffAnomalyDetector(**DETECTOR_TINY_PARAMS).fit(train)

@@ -185,6 +185,7 @@ def test_multi_series_file(files, tmp_path):
     result = pd.read_csv(filled)
     assert list(result["site"]) == list(stacked["site"])
     assert not result.drop(columns=["site", "time"]).isna().any().any()
+    assert main(["evaluate", "-m", str(out), "-d", str(data), "-q"]) == EXIT_OK
 
 
 @pytest.mark.parametrize(
@@ -219,6 +220,7 @@ def test_multi_series_file(files, tmp_path):
             "missing column(s)",
         ),
         (["fit", "-d", "{csv}"], "required"),
+        (["fit", "-c", TINY, "-d", "{csv}", "-o", "{csv}"], "exists and is a file"),
         (
             ["impute", "-m", "{model}", "-d", "{csv}", "-o", "{folder}/o.csv", "--n-samples", "0"],
             "must be >= 1",
@@ -285,3 +287,46 @@ def test_demo_with_a_tiny_budget(tmp_path, capsys):
         assert np.isfinite(results["imputation"]["tsdiff"][key])
     assert (out / "imputation.png").stat().st_size > 10_000
     assert results["detection_skipped"] == "--no-detection"
+
+
+def test_detector_fit_detect_evaluate(smd_slices, tmp_path, capsys):
+    pytest.importorskip("tsdiff.api.detector")
+    from conftest import DETECTOR_TINY_PARAMS
+
+    train, test = smd_slices
+    train.reset_index().to_csv(tmp_path / "train.csv", index=False)
+    test.reset_index().to_parquet(tmp_path / "test.parquet", index=False)
+    lines = ["model:", "  kind: detector"] + [
+        f"  {k}: {v if v is not None else 'null'}"
+        for k, v in DETECTOR_TINY_PARAMS.items()
+        if k not in ("verbose",)
+    ]
+    (tmp_path / "det.yaml").write_text("\n".join(lines) + "\n")
+    model = tmp_path / "det"
+    args = ["-c", str(tmp_path / "det.yaml"), "-d", str(tmp_path / "train.csv"), "-o", str(model)]
+    assert main(["fit", *args, "-q"]) == EXIT_OK
+    out = tmp_path / "scores.csv"
+    assert (
+        main(
+            ["detect", "-m", str(model), "-d", str(tmp_path / "test.parquet"), "-o", str(out), "-q"]
+        )
+        == EXIT_OK
+    )
+    scores = pd.read_csv(out)
+    assert {"time", "label", "score", "is_anomaly"} <= set(scores.columns)
+    assert scores["label"].tolist() == test["label"].tolist()
+    assert set(scores["is_anomaly"].unique()) <= {0, 1}
+    capsys.readouterr()
+    assert (
+        main(["evaluate", "-m", str(model), "-d", str(tmp_path / "test.parquet"), "-q"]) == EXIT_OK
+    )
+    result = json.loads(capsys.readouterr().out)
+    assert result["task"] == "detection"
+    assert 0 <= result["auc_roc"] <= 1 and 0 <= result["auc_pr"] <= 1
+    assert result["auc_pr_random"] == pytest.approx(test["label"].mean())
+    assert (
+        main(
+            ["impute", "-m", str(model), "-d", str(tmp_path / "test.parquet"), "-o", str(out), "-q"]
+        )
+        == EXIT_USAGE
+    )

@@ -252,3 +252,22 @@ def test_unencodable_attribute_names_it(fitted_imputer, tmp_path):
     est.weird_ = object()
     with pytest.raises(PersistenceError, match="fitted attribute 'weird_'"):
         est.save(tmp_path / "w")
+
+
+def test_detector_round_trip(fitted_detector, smd_slices, tmp_path):
+    from tsdiff.api.detector import TSDiffAnomalyDetector
+
+    _, test = smd_slices
+    features = test.drop(columns="label")
+    fitted_detector.save(tmp_path / "det")
+    loaded = TSDiffAnomalyDetector.load(tmp_path / "det")
+    assert isinstance(load_estimator(tmp_path / "det"), TSDiffAnomalyDetector)
+    for name, value in vars(fitted_detector).items():
+        if name.endswith("_") and not name.startswith("_") and isinstance(value, (float, int, str)):
+            assert getattr(loaded, name) == value, name
+    np.testing.assert_array_equal(
+        np.asarray(loaded.decision_function(features)),
+        np.asarray(fitted_detector.decision_function(features)),
+    )
+    with pytest.raises(PersistenceError, match="not a TSDiffImputer"):
+        TSDiffImputer.load(tmp_path / "det")

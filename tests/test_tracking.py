@@ -16,6 +16,7 @@ from tsdiff import TSDiffImputer  # noqa: E402
 from tsdiff.tracking import (  # noqa: E402
     DEFAULT_TRACKING_URI,
     evaluate_imputation,
+    load_pyfunc,
     log_imputation_metrics,
     resolve_tracking_uri,
 )
@@ -64,6 +65,19 @@ def test_run_params_and_status(tracked, store):
     assert run.data.metrics["n_epochs"] == tracked.n_epochs_
 
 
+def test_global_mlflow_settings_are_left_alone(store, air_slice, tiny_params, monkeypatch):
+    from mlflow.tracking._tracking_service import utils as tracking_utils
+
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    monkeypatch.setattr(tracking_utils, "_tracking_uri", None)
+    before = mlflow.get_tracking_uri()
+    tiny_params["max_epochs"] = 1
+    TSDiffImputer(**tiny_params, tracking=True, tracking_uri=store[1]).fit(air_slice)
+    assert mlflow.get_tracking_uri() == before != store[1]
+    assert "MLFLOW_TRACKING_URI" not in __import__("os").environ
+    assert mlflow.active_run() is None
+
+
 def test_per_epoch_losses(tracked, store):
     client = MlflowClient(store[1])
     for key in ("train_loss", "val_loss"):
@@ -73,8 +87,8 @@ def test_per_epoch_losses(tracked, store):
         np.testing.assert_allclose(logged, [row[key] for row in tracked.history_], rtol=1e-6)
 
 
-def test_logged_pyfunc_model_predicts_like_the_estimator(tracked, air_slice):
-    model = mlflow.pyfunc.load_model(tracked.mlflow_model_uri_)
+def test_logged_pyfunc_model_predicts_like_the_estimator(tracked, air_slice, store):
+    model = load_pyfunc(tracked.mlflow_model_uri_, tracking_uri=store[1])
     inputs = model.metadata.get_input_schema().inputs
     assert inputs[0].name == "time" and inputs[0].required
     assert all(not spec.required for spec in inputs[1:])  # NaN-able features
@@ -91,8 +105,11 @@ def test_logged_pyfunc_model_predicts_like_the_estimator(tracked, air_slice):
     assert fewer.shape == predicted.shape
 
 
-def test_no_pickled_python_object(tracked):
-    local = mlflow.artifacts.download_artifacts(tracked.mlflow_model_uri_)
+def test_no_pickled_python_object(tracked, store):
+    from tsdiff.tracking._run import using_tracking_uri
+
+    with using_tracking_uri(store[1]):
+        local = mlflow.artifacts.download_artifacts(tracked.mlflow_model_uri_)
     from pathlib import Path
 
     files = {p.name for p in Path(local).rglob("*") if p.is_file()}
@@ -157,3 +174,37 @@ def test_importing_tsdiff_does_not_import_mlflow():
         "assert not heavy, heavy\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+
+
+def test_detector_pyfunc_returns_scores(store, smd_slices, fitted_detector):
+    from tsdiff.tracking import log_model
+
+    train, test = smd_slices
+    info = log_model(fitted_detector, train, tracking_uri=store[1], experiment_name="detector")
+    model = load_pyfunc(info.model_uri, tracking_uri=store[1])
+    flat = test.drop(columns="label").reset_index()
+    scores = model.predict(flat)
+    assert list(scores.columns) == ["time", "score"]
+    expected = np.asarray(fitted_detector.decision_function(test.drop(columns="label")))
+    np.testing.assert_allclose(scores["score"].to_numpy(), expected)
+
+
+def test_pyfunc_wrapper_with_series_and_time_columns(fitted_imputer, air_slice):
+    from tsdiff.tracking._model import input_layout, model_signature
+    from tsdiff.tracking.pyfunc_loader import TSDiffPyfuncModel
+
+    two = pd.concat({"a": air_slice.iloc[:120], "b": air_slice.iloc[120:]}, names=["site", "time"])
+    example, metadata = input_layout(fitted_imputer, two)
+    assert metadata["index_columns"] == ["site", "time"]
+    assert metadata["index_kinds"] == ["string", "datetime"]
+    assert list(example.columns[:2]) == ["site", "time"] and len(example) == 24
+    signature = model_signature(fitted_imputer, metadata)
+    assert [c.name for c in signature.inputs.inputs[:2]] == ["site", "time"]
+    wrapper = TSDiffPyfuncModel(fitted_imputer, metadata)
+    flat = two.reset_index()
+    flat["time"] = flat["time"].astype(str)  # text time stamps are parsed
+    predicted = wrapper.predict(flat)
+    expected = fitted_imputer.transform(two).reset_index()
+    pd.testing.assert_frame_equal(predicted, expected, check_dtype=False)
+    with pytest.raises(ValueError, match="lacks the feature column"):
+        wrapper.predict(flat.drop(columns=air_slice.columns[0]))

@@ -398,6 +398,7 @@ def _cmd_fit(args: argparse.Namespace) -> int:
     from tsdiff.data.files import read_table, select_features, split_table
 
     config = load_config(args.config) if args.config else RunConfig()
+    _check_model_destination(args.out)
     data = config.data
     label_column = args.label_column if args.label_column is not None else data.label_column
     time_column = args.time_column or data.time_column
@@ -449,7 +450,14 @@ def _cmd_fit(args: argparse.Namespace) -> int:
         f"fitting {type(estimator).__name__} on {args.data}: {table.features.shape[0]} rows x "
         f"{table.features.shape[1]} columns",
     )
-    estimator.fit(table.features, validation_data=validation)
+    if validation is None:
+        estimator.fit(table.features)
+    else:
+        import inspect
+
+        if "validation_data" not in inspect.signature(estimator.fit).parameters:
+            raise UsageError(f"--validation-data is not supported by {type(estimator).__name__}.")
+        estimator.fit(table.features, validation_data=validation)
     metadata = {
         "data": {
             "time_column": table.time_column,
@@ -472,6 +480,19 @@ def _cmd_fit(args: argparse.Namespace) -> int:
     if run_id:
         _info(args, f"MLflow run {run_id}, model {getattr(estimator, 'mlflow_model_uri_', '')}")
     return EXIT_OK
+
+
+def _check_model_destination(path: str) -> None:
+    """Refuse, before training, a destination that save() would refuse after it."""
+    from pathlib import Path
+
+    out = Path(path)
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"{out}: exists and is a file; --out must be a (new or model) directory.")
+    if out.is_dir() and any(out.iterdir()) and not (out / "config.json").is_file():
+        raise UsageError(
+            f"{out}: the directory is not empty and holds no tsdiff model; choose a new directory."
+        )
 
 
 def _is_detector(estimator: Any) -> bool:

@@ -84,9 +84,10 @@ def linear_interpolation(X: pd.DataFrame) -> pd.DataFrame:
     frame = X.astype(np.float64)
     if isinstance(frame.index, pd.MultiIndex):
         codes = pd.factorize(frame.index.get_level_values(0))[0]
-        parts = [fill(frame.iloc[np.flatnonzero(codes == c)]) for c in range(codes.max() + 1)]
-        out = pd.concat(parts).loc[frame.index] if parts else frame
-        out = out.reindex(frame.index) if not out.index.equals(frame.index) else out
+        out = frame.copy()
+        for code in range(int(codes.max()) + 1):
+            rows = np.flatnonzero(codes == code)
+            out.iloc[rows] = fill(frame.iloc[rows]).to_numpy()
     else:
         out = fill(frame)
     return out.fillna(frame.mean())

@@ -8,7 +8,7 @@ that need it.
   and returns a :class:`FitRun` whose :meth:`FitRun.finish` logs the fitted model and closes it.
 * :func:`log_model` logs a fitted estimator as an MLflow pyfunc model that
   :mod:`tsdiff.tracking.pyfunc_loader` loads from the weights-only model directory (no pickled
-  Python object).
+  Python object); :func:`load_pyfunc` loads it back from a given store.
 * :func:`log_imputation_metrics` and :func:`evaluate_imputation` record evaluation results.
 
 The tracking URI is resolved by :func:`resolve_tracking_uri`: the estimator's ``tracking_uri``,
@@ -19,7 +19,7 @@ else ``MLFLOW_TRACKING_URI``, else ``sqlite:///mlflow.db`` (MLflow 3's default; 
 from __future__ import annotations
 
 from tsdiff.tracking._metrics import evaluate_imputation, log_imputation_metrics, log_metrics
-from tsdiff.tracking._model import log_model, model_signature
+from tsdiff.tracking._model import load_pyfunc, log_model, model_signature
 from tsdiff.tracking._run import (
     DEFAULT_TRACKING_URI,
     FitRun,
@@ -30,6 +30,7 @@ from tsdiff.tracking._run import (
 __all__ = [
     "DEFAULT_TRACKING_URI",
     "FitRun",
+    "load_pyfunc",
     "evaluate_imputation",
     "log_imputation_metrics",
     "log_metrics",

@@ -233,3 +233,18 @@ def log_model(
                     pip_requirements=pip_requirements(),
                 )
     return info
+
+
+def load_pyfunc(model_uri: str, tracking_uri: str | None = None) -> Any:
+    """``mlflow.pyfunc.load_model(model_uri)`` against the store ``tracking_uri``.
+
+    ``models:/...`` and ``runs:/...`` URIs are resolved by the tracking store; this loads them
+    from ``tracking_uri`` (default :func:`~tsdiff.tracking.resolve_tracking_uri`) without
+    changing MLflow's process-wide setting.
+    """
+    import mlflow
+
+    from tsdiff.tracking._run import resolve_tracking_uri, using_tracking_uri
+
+    with using_tracking_uri(resolve_tracking_uri(tracking_uri)):
+        return mlflow.pyfunc.load_model(model_uri)

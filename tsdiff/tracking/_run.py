@@ -38,6 +38,24 @@ def resolve_tracking_uri(uri: str | os.PathLike[str] | None = None) -> str:
     return DEFAULT_TRACKING_URI
 
 
+def _global_uri_state() -> tuple[Any, str | None]:
+    """MLflow's process-wide tracking URI setting and ``$MLFLOW_TRACKING_URI``."""
+    from mlflow.tracking._tracking_service import utils as tracking_utils
+
+    return getattr(tracking_utils, "_tracking_uri", None), os.environ.get(_ENV)
+
+
+def _restore_global_uri_state(state: tuple[Any, str | None]) -> None:
+    import mlflow
+
+    uri_before, env_before = state
+    mlflow.set_tracking_uri(uri_before)  # type: ignore[arg-type]  # None resets it
+    if env_before is None:
+        os.environ.pop(_ENV, None)
+    else:
+        os.environ[_ENV] = env_before
+
+
 @contextlib.contextmanager
 def using_tracking_uri(uri: str) -> Iterator[None]:
     """Point MLflow's fluent API at ``uri`` for the block, then restore the previous setting.
@@ -46,19 +64,13 @@ def using_tracking_uri(uri: str) -> Iterator[None]:
     as it was.
     """
     import mlflow
-    from mlflow.tracking._tracking_service import utils as tracking_utils
 
-    env_before = os.environ.get(_ENV)
-    uri_before = getattr(tracking_utils, "_tracking_uri", None)
+    state = _global_uri_state()
     mlflow.set_tracking_uri(uri)
     try:
         yield
     finally:
-        mlflow.set_tracking_uri(uri_before)  # type: ignore[arg-type]  # None resets it
-        if env_before is None:
-            os.environ.pop(_ENV, None)
-        else:
-            os.environ[_ENV] = env_before
+        _restore_global_uri_state(state)
 
 
 def _sqlite_artifact_location(uri: str) -> str | None:
@@ -150,6 +162,14 @@ class FitRun:
     owns_run: bool
     lightning_logger: Any
     _done: bool = field(default=False, repr=False)
+    _global_state: Any = field(default=None, repr=False)
+
+    def _restore_global_state(self) -> None:
+        # Lightning's MLFlowLogger calls mlflow.set_tracking_uri (process-wide, and it exports
+        # MLFLOW_TRACKING_URI): undo that so a tracked fit leaves the caller's settings alone.
+        if self._global_state is not None:
+            _restore_global_uri_state(self._global_state)
+            self._global_state = None
 
     def _client(self) -> Any:
         from mlflow.tracking import MlflowClient
@@ -167,6 +187,7 @@ class FitRun:
 
         if self._done:
             return
+        self._restore_global_state()
         try:
             client = self._client()
             summary = {
@@ -212,6 +233,7 @@ class FitRun:
         if self._done:
             return
         self._done = True
+        self._restore_global_state()
         if self.owns_run:
             with contextlib.suppress(Exception):
                 self._client().set_terminated(self.run_id, "FAILED")
@@ -237,6 +259,7 @@ def start_fit_run(estimator: Any) -> FitRun:
 
     from tsdiff._version import __version__
 
+    global_state = _global_uri_state()
     active = mlflow.active_run()
     explicit = getattr(estimator, "tracking_uri", None)
     experiment_name = str(getattr(estimator, "experiment_name", "tsdiff") or "tsdiff")
@@ -273,4 +296,4 @@ def start_fit_run(estimator: Any) -> FitRun:
             with contextlib.suppress(Exception):
                 client.set_terminated(run_id, "FAILED")
         raise
-    return FitRun(uri, experiment_name, run_id, owns, logger)
+    return FitRun(uri, experiment_name, run_id, owns, logger, _global_state=global_state)
