@@ -54,6 +54,13 @@ def air_slice() -> pd.DataFrame:
 
 
 @pytest.fixture(scope="session")
+def store(tmp_path_factory) -> tuple:
+    """One real sqlite MLflow store for the session: (folder, tracking URI)."""
+    folder = tmp_path_factory.mktemp("mlflow")
+    return folder, f"sqlite:///{folder / 'mlflow.db'}"
+
+
+@pytest.fixture(scope="session")
 def fitted_imputer(air_slice: pd.DataFrame):
     from tsdiff import TSDiffImputer
 

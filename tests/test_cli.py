@@ -121,8 +121,8 @@ def test_impute_interval_adds_bounds(files, model_dir):
     assert (table[column] <= table[f"{column}_upper"] + 1e-9).all()
 
 
-def test_evaluate_prints_metrics_and_tracks(files, model_dir, capsys, tmp_path):
-    uri = f"sqlite:///{tmp_path / 'eval.db'}"
+def test_evaluate_prints_metrics_and_tracks(files, model_dir, capsys, tmp_path, store):
+    uri = store[1]
     metrics_file = tmp_path / "metrics.json"
     code = main(
         [

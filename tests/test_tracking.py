@@ -23,12 +23,6 @@ from tsdiff.tracking import (  # noqa: E402
 
 
 @pytest.fixture(scope="module")
-def store(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("mlflow")
-    return folder, f"sqlite:///{folder / 'mlflow.db'}"
-
-
-@pytest.fixture(scope="module")
 def tracked(store, air_slice):
     """A tiny imputer fitted with tracking=True (module scope: one fit for all tests)."""
     from conftest import TINY_PARAMS
@@ -134,10 +128,11 @@ def test_evaluation_metrics_are_logged_to_the_fit_run(tracked, air_slice, store)
         assert metrics[f"eval_{key}"] == pytest.approx(scores[key])
 
 
-def test_tracking_uri_resolution(monkeypatch, tmp_path):
+def test_tracking_uri_resolution(monkeypatch, tmp_path, store):
+    monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     assert resolve_tracking_uri() == DEFAULT_TRACKING_URI == "sqlite:///mlflow.db"
-    env_uri = f"sqlite:///{tmp_path / 'env.db'}"
+    env_uri = store[1]
     monkeypatch.setenv("MLFLOW_TRACKING_URI", env_uri)
     assert resolve_tracking_uri() == env_uri
     assert resolve_tracking_uri("sqlite:///explicit.db") == "sqlite:///explicit.db"
@@ -145,8 +140,7 @@ def test_tracking_uri_resolution(monkeypatch, tmp_path):
     run_id = log_imputation_metrics({"mae": 1.5, "note": "skipped"}, experiment_name="env-test")
     run = MlflowClient(env_uri).get_run(run_id)
     assert run.data.metrics == {"eval_mae": 1.5}
-    assert (tmp_path / "env.db").is_file()
-    assert not (tmp_path / "mlruns").exists()
+    assert not (tmp_path / "mlflow.db").exists() and not (tmp_path / "mlruns").exists()
 
 
 def test_failed_fit_marks_the_run_failed(store, air_slice, tiny_params, monkeypatch):

@@ -309,7 +309,7 @@ def build_parser() -> argparse.ArgumentParser:
         type=_positive_int,
         default=None,
         metavar="N",
-        help="imputation samples (default 32)",
+        help="imputation samples (default 16)",
     )
     demo.add_argument(
         "--fraction",

@@ -29,15 +29,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-#: Small CSDI imputer that trains usefully within about two CPU minutes.
+#: Small CSDI imputer for a time-limited CPU run: a narrow single-layer network gets many more
+#: updates per second than the published one, which matters more with a budget of ~2 minutes.
 DEMO_IMPUTER_PARAMS: dict[str, Any] = {
     "window_length": 36,
     "train_stride": 2,
-    "channels": 32,
-    "n_layers": 2,
-    "n_heads": 4,
-    "diffusion_embedding_dim": 64,
-    "time_embedding_dim": 64,
+    "channels": 16,
+    "n_layers": 1,
+    "n_heads": 2,
+    "diffusion_embedding_dim": 32,
+    "time_embedding_dim": 32,
     "feature_embedding_dim": 16,
     "batch_size": 32,
     "learning_rate": 1e-3,
@@ -46,7 +47,7 @@ DEMO_IMPUTER_PARAMS: dict[str, Any] = {
     "validation_fraction": 0.1,
     "sampler": "ddim",
     "sampling_steps": 10,
-    "n_samples": 32,
+    "n_samples": 16,
     "accelerator": "cpu",
 }
 #: The tiny variant of ``--quick`` (smoke tests): seconds, not accurate.
@@ -423,7 +424,7 @@ def run_demo(
     seed : int, default=0
         Seed of the hidden cells, training and sampling.
     n_samples : int, optional
-        Imputation samples (default 32).
+        Imputation samples (default 16).
     fraction : float, default=0.1
         Fraction of the observed cells hidden at random.
     detection : bool, default=True
