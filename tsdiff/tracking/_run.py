@@ -49,7 +49,7 @@ def _restore_global_uri_state(state: tuple[Any, str | None]) -> None:
     import mlflow
 
     uri_before, env_before = state
-    mlflow.set_tracking_uri(uri_before)  # type: ignore[arg-type]  # None resets it
+    mlflow.set_tracking_uri(uri_before)  # None resets it
     if env_before is None:
         os.environ.pop(_ENV, None)
     else:
