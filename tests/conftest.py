@@ -1,4 +1,4 @@
-"""Shared fixtures: tiny model settings and the path to ../shared/data."""
+"""Shared fixtures: tiny models, small slices of the bundled and shared real data."""
 
 from __future__ import annotations
 
@@ -53,3 +53,78 @@ def sine_frame() -> pd.DataFrame:
     values = np.stack([np.sin(t / 6 + i) for i in range(4)], axis=1) + 0.05 * rng.standard_normal((240, 4))
     frame = pd.DataFrame(values, index=pd.date_range("2024-01-01", periods=240, freq="h"), columns=list("abcd"))
     return frame.mask(rng.random(frame.shape) < 0.2)
+
+
+TINY_PARAMS = {
+    "window_length": 16,
+    "train_stride": 8,
+    "n_samples": 4,
+    "sampling_steps": 3,
+    "channels": 8,
+    "n_layers": 1,
+    "n_heads": 1,
+    "diffusion_embedding_dim": 8,
+    "time_embedding_dim": 8,
+    "feature_embedding_dim": 4,
+    "max_epochs": 2,
+    "patience": None,
+    "accelerator": "cpu",
+    "random_state": 0,
+    "verbose": False,
+}
+
+
+@pytest.fixture
+def tiny_params() -> dict:
+    """Parameters of a tiny, fast imputer (a fresh copy per test)."""
+    return dict(TINY_PARAMS)
+
+
+@pytest.fixture(scope="session")
+def air_slice() -> pd.DataFrame:
+    """10 days x 4 sensors of the bundled air-quality data, with a few extra gaps."""
+    from tsdiff.datasets import load_air_quality
+
+    frame = load_air_quality().iloc[:240, :4].copy()
+    rng = np.random.default_rng(1)
+    holes = rng.random(frame.shape) < 0.05
+    return frame.mask(holes)
+
+
+@pytest.fixture(scope="session")
+def store(tmp_path_factory) -> tuple:
+    """One real sqlite MLflow store for the session: (folder, tracking URI)."""
+    folder = tmp_path_factory.mktemp("mlflow")
+    return folder, f"sqlite:///{folder / 'mlflow.db'}"
+
+
+@pytest.fixture(scope="session")
+def fitted_imputer(air_slice: pd.DataFrame):
+    from tsdiff import TSDiffImputer
+
+    return TSDiffImputer(**TINY_PARAMS).fit(air_slice)
+
+
+DETECTOR_TINY_PARAMS = {
+    **{k: v for k, v in TINY_PARAMS.items() if k != "train_stride"},
+    "train_stride": 8,
+    "precision": "32-true",
+}
+
+
+@pytest.fixture(scope="session")
+def smd_slices() -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Normal training minutes and a labelled test stretch holding a long anomaly."""
+    from tsdiff.datasets import load_server_metrics
+
+    train = load_server_metrics("train").iloc[:480, :6]
+    test = load_server_metrics("test").iloc[560:960]
+    test = test[[*train.columns, "label"]]
+    return train, test
+
+
+@pytest.fixture(scope="session")
+def fitted_detector(smd_slices):
+    detector_module = pytest.importorskip("tsdiff.api.detector")
+    train, _ = smd_slices
+    return detector_module.TSDiffAnomalyDetector(**DETECTOR_TINY_PARAMS).fit(train)

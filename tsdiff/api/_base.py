@@ -291,7 +291,11 @@ class DiffusionEstimatorBase(BaseEstimator):
             verbose=self.verbose,
             logger=logger,
         )
-        result = train_denoiser(network, self._schedule_config(), train_store, val_store, config)
+        try:
+            result = train_denoiser(network, self._schedule_config(), train_store, val_store, config)
+        except BaseException:
+            self._abort_tracking()
+            raise
         self.model_ = result.network
         self.history_ = result.history
         self.n_epochs_ = result.epochs
@@ -311,6 +315,15 @@ class DiffusionEstimatorBase(BaseEstimator):
                 session.finish(self, X)
             finally:
                 self._tracking_session = None
+
+    def _abort_tracking(self) -> None:
+        """Mark the MLflow run opened in fit as failed (fit raised) and drop it."""
+        session = getattr(self, "_tracking_session", None)
+        if session is not None:
+            self._tracking_session = None
+            abort = getattr(session, "abort", None)
+            if callable(abort):
+                abort()
 
     # -- persistence ------------------------------------------------------------------------
     def save(self, path: Any) -> None:

@@ -1,0 +1,760 @@
+"""The ``tsdiff`` command: fit, impute, detect, evaluate and demo from the shell.
+
+Heavy libraries (torch, pandas, Lightning, MLflow) are imported inside the command functions, so
+``tsdiff --help`` answers at once.
+
+Exit codes: 0 success, 1 runtime failure, 2 usage or input error (bad flags, missing or invalid
+files, columns, configuration keys), 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+EXIT_OK = 0
+EXIT_FAILURE = 1
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+
+_EPILOG = """examples:
+  tsdiff demo                                   # impute the bundled air-quality data, plot
+  tsdiff fit --config configs/tiny.yaml --data train.csv --out model/
+  tsdiff impute --model model/ --data gaps.parquet --out filled.parquet
+  tsdiff evaluate --model model/ --data test.csv --fraction 0.1
+  tsdiff detect --model detector/ --data test.csv --out scores.csv
+
+Run 'tsdiff COMMAND --help' for the options of a command."""
+
+
+class UsageError(Exception):
+    """A problem with the command line or its inputs (exit code 2)."""
+
+
+# -- parser -------------------------------------------------------------------------------------
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from err
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from err
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from err
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be > 0, got {value}")
+    return value
+
+
+def _fraction(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from err
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 1 (exclusive), got {value}")
+    return value
+
+
+def _column_list(text: str) -> list[str]:
+    names = [c.strip() for c in text.split(",") if c.strip()]
+    if not names:
+        raise argparse.ArgumentTypeError("expected comma-separated column names")
+    return names
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the ``tsdiff`` command (cheap: imports nothing heavy)."""
+    from tsdiff._version import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="tsdiff",
+        description="Impute gaps in sensor time series and score anomalies with a conditional "
+        "diffusion model (CSDI-style).",
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"tsdiff {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show the full traceback of errors")
+
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "-q", "--quiet", action="store_true", help="no progress bars or progress messages"
+    )
+    common.add_argument("--threads", type=_positive_int, metavar="N", help="CPU threads for torch")
+
+    columns = argparse.ArgumentParser(add_help=False)
+    columns.add_argument(
+        "--time-column",
+        metavar="NAME",
+        help="time stamp column (default: from the "
+        "config or the model, else 'time' when present, else row positions)",
+    )
+    columns.add_argument(
+        "--series-column", metavar="NAME", help="series id column of a file holding several series"
+    )
+    columns.add_argument(
+        "--label-column", metavar="NAME", help="0/1 anomaly label column (default: 'label')"
+    )
+
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    fit = sub.add_parser(
+        "fit",
+        parents=[common, columns],
+        help="train a model on a data file and save it",
+        description="Train an imputer (or detector) on a CSV/Parquet file and save it to a "
+        "directory.",
+    )
+    fit.add_argument(
+        "-c",
+        "--config",
+        metavar="FILE",
+        help="YAML configuration or preset name (tiny, "
+        "air_quality, smd, skab); default: the imputer's default parameters",
+    )
+    fit.add_argument(
+        "-d",
+        "--data",
+        required=True,
+        metavar="FILE",
+        help="training data (.csv, .csv.gz, .parquet)",
+    )
+    fit.add_argument("-o", "--out", required=True, metavar="DIR", help="model directory to write")
+    fit.add_argument(
+        "--columns",
+        type=_column_list,
+        metavar="A,B,...",
+        help="feature columns (default: all numeric)",
+    )
+    fit.add_argument(
+        "--validation-data",
+        metavar="FILE",
+        help="separate validation data (default: the end of each series)",
+    )
+    fit.add_argument(
+        "--max-epochs", type=_positive_int, metavar="N", help="override the epoch limit"
+    )
+    fit.add_argument(
+        "--max-time", type=_positive_float, metavar="SECONDS", help="training time budget"
+    )
+    fit.add_argument(
+        "--seed", type=_non_negative_int, metavar="N", help="random seed (random_state)"
+    )
+    fit.add_argument("--track", action="store_true", help="record the run in MLflow")
+    fit.add_argument(
+        "--tracking-uri",
+        metavar="URI",
+        help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI, else sqlite:///mlflow.db)",
+    )
+    fit.add_argument("--experiment-name", metavar="NAME", help="MLflow experiment")
+    fit.add_argument(
+        "--registered-model-name", metavar="NAME", help="also register the logged model"
+    )
+    fit.set_defaults(handler=_cmd_fit)
+
+    impute = sub.add_parser(
+        "impute",
+        parents=[common, columns],
+        help="fill the gaps of a data file",
+        description="Fill every missing cell of the model's columns; other columns pass through.",
+    )
+    impute.add_argument(
+        "-m", "--model", required=True, metavar="DIR", help="model directory (from tsdiff fit)"
+    )
+    impute.add_argument("-d", "--data", required=True, metavar="FILE", help="data with gaps")
+    impute.add_argument(
+        "-o", "--out", required=True, metavar="FILE", help="output file (.csv, .parquet)"
+    )
+    impute.add_argument(
+        "--n-samples",
+        type=_positive_int,
+        metavar="N",
+        help="samples per gap (default: the model's)",
+    )
+    impute.add_argument(
+        "--interval",
+        type=_fraction,
+        metavar="LEVEL",
+        help="also write <column>_lower/<column>_upper bounds of a central interval (e.g. 0.9)",
+    )
+    impute.add_argument("--seed", type=_non_negative_int, metavar="N", help="sampling seed")
+    impute.set_defaults(handler=_cmd_impute)
+
+    detect = sub.add_parser(
+        "detect",
+        parents=[common, columns],
+        help="score anomalies in a data file",
+        description="Write an anomaly score per row (and a 0/1 flag when the model has a "
+        "threshold).",
+    )
+    detect.add_argument(
+        "-m",
+        "--model",
+        required=True,
+        metavar="DIR",
+        help="detector directory (from tsdiff fit with kind: detector)",
+    )
+    detect.add_argument("-d", "--data", required=True, metavar="FILE", help="data to score")
+    detect.add_argument(
+        "-o", "--out", required=True, metavar="FILE", help="output file (.csv, .parquet)"
+    )
+    detect.add_argument("--seed", type=_non_negative_int, metavar="N", help="sampling seed")
+    detect.set_defaults(handler=_cmd_detect)
+
+    evaluate = sub.add_parser(
+        "evaluate",
+        parents=[common, columns],
+        help="score a model on data with known values",
+        description="Imputer: hide a fraction of the observed cells (seeded), impute them and "
+        "report MAE, RMSE, CRPS and interval coverage beside linear interpolation. "
+        "Detector: AUC-ROC, AUC-PR (and F1 at the model's threshold) against the label column. "
+        "Prints JSON.",
+    )
+    evaluate.add_argument("-m", "--model", required=True, metavar="DIR", help="model directory")
+    evaluate.add_argument(
+        "-d",
+        "--data",
+        required=True,
+        metavar="FILE",
+        help="data with known values (and labels for a detector)",
+    )
+    evaluate.add_argument(
+        "-o", "--out", metavar="FILE", help="also write the metrics to this JSON file"
+    )
+    evaluate.add_argument(
+        "-c",
+        "--config",
+        metavar="FILE",
+        help="configuration whose 'evaluate' section gives the defaults",
+    )
+    evaluate.add_argument(
+        "--fraction",
+        type=_fraction,
+        metavar="F",
+        help="fraction of observed cells to hide (default 0.1)",
+    )
+    evaluate.add_argument(
+        "--seed",
+        type=_non_negative_int,
+        metavar="N",
+        help="seed of the hidden cells and the sampling (default 0)",
+    )
+    evaluate.add_argument(
+        "--coverage",
+        type=_fraction,
+        metavar="LEVEL",
+        help="interval level for the coverage (default 0.9)",
+    )
+    evaluate.add_argument(
+        "--n-samples",
+        type=_positive_int,
+        metavar="N",
+        help="samples per gap (default: the model's)",
+    )
+    evaluate.add_argument("--track", action="store_true", help="log the metrics to MLflow")
+    evaluate.add_argument("--tracking-uri", metavar="URI", help="MLflow tracking URI")
+    evaluate.add_argument(
+        "--experiment-name", metavar="NAME", help="MLflow experiment (default: the model's)"
+    )
+    evaluate.set_defaults(handler=_cmd_evaluate)
+
+    demo = sub.add_parser(
+        "demo",
+        parents=[common],
+        help="impute the bundled air-quality data and plot the result",
+        description="Hide 10%% of the observed cells of the bundled air-quality data, fit a small "
+        "imputer within a time budget, compare it with linear interpolation and plot a "
+        "stretch with its 90%% band (and, when the detector is available, detect anomalies "
+        "in the bundled server metrics).",
+    )
+    demo.add_argument(
+        "--out-dir",
+        default="tsdiff-demo",
+        metavar="DIR",
+        help="folder for plots and results (default ./tsdiff-demo)",
+    )
+    demo.add_argument(
+        "--max-time",
+        type=_positive_float,
+        default=None,
+        metavar="SECONDS",
+        help="training budget of each model (default 120)",
+    )
+    demo.add_argument(
+        "--seed", type=_non_negative_int, default=0, metavar="N", help="seed (default 0)"
+    )
+    demo.add_argument(
+        "--n-samples",
+        type=_positive_int,
+        default=None,
+        metavar="N",
+        help="imputation samples (default 16)",
+    )
+    demo.add_argument(
+        "--fraction",
+        type=_fraction,
+        default=0.1,
+        metavar="F",
+        help="fraction of observed cells hidden (default 0.1)",
+    )
+    demo.add_argument("--no-detection", action="store_true", help="skip the anomaly-detection part")
+    demo.add_argument("--no-plot", action="store_true", help="do not draw plots")
+    demo.add_argument(
+        "--quick",
+        action="store_true",
+        help="tiny models on two weeks of data (a smoke test, seconds)",
+    )
+    demo.set_defaults(handler=_cmd_demo)
+    return parser
+
+
+# -- helpers ------------------------------------------------------------------------------------
+def _info(args: argparse.Namespace, message: str) -> None:
+    if not getattr(args, "quiet", False):
+        print(message, file=sys.stderr, flush=True)
+
+
+def _setup(args: argparse.Namespace) -> None:
+    if getattr(args, "threads", None):
+        import torch
+
+        torch.set_num_threads(int(args.threads))
+
+
+def _load_model(path: str) -> tuple[Any, dict[str, Any]]:
+    from tsdiff.api.persistence import load_estimator, model_info
+
+    info = model_info(path)
+    estimator = load_estimator(path)
+    return estimator, info
+
+
+def _data_defaults(info: dict[str, Any]) -> dict[str, Any]:
+    data = (info.get("metadata") or {}).get("data") or {}
+    return data if isinstance(data, dict) else {}
+
+
+def _read_for_model(args: argparse.Namespace, estimator: Any, info: dict[str, Any]) -> Any:
+    from tsdiff.data.files import read_table, regroup, select_features, split_table
+
+    defaults = _data_defaults(info)
+    label = (
+        args.label_column
+        if args.label_column is not None
+        else defaults.get("label_column", "label")
+    )
+    table = split_table(
+        read_table(args.data),
+        time_column=args.time_column or defaults.get("time_column"),
+        series_column=args.series_column or defaults.get("series_column"),
+        label_column=label,
+        time_format=defaults.get("time_format"),
+        source=str(args.data),
+    )
+    names = info.get("feature_names_in")
+    if names:
+        select_features(table, list(names), source=str(args.data))
+        return regroup(table, list(names))
+    n_features = int(estimator.n_features_in_)
+    if table.features.shape[1] != n_features:
+        raise UsageError(
+            f"{args.data}: the model expects {n_features} feature columns, the file has "
+            f"{table.features.shape[1]} numeric ones ({list(table.features.columns)})."
+        )
+    return table
+
+
+def _model_input(estimator: Any, frame: Any) -> Any:
+    """The frame itself, or its values for a model fitted without column names."""
+    return frame if getattr(estimator, "feature_names_in_", None) is not None else frame.to_numpy()
+
+
+# -- commands -------------------------------------------------------------------------------------
+def _cmd_fit(args: argparse.Namespace) -> int:
+    _setup(args)
+    from tsdiff.api.persistence import save_estimator
+    from tsdiff.config import RunConfig, load_config
+    from tsdiff.data.files import read_table, select_features, split_table
+
+    config = load_config(args.config) if args.config else RunConfig()
+    _check_model_destination(args.out)
+    data = config.data
+    label_column = args.label_column if args.label_column is not None else data.label_column
+    time_column = args.time_column or data.time_column
+    series_column = args.series_column or data.series_column
+    columns = args.columns or data.columns
+    table = split_table(
+        read_table(args.data),
+        time_column=time_column,
+        series_column=series_column,
+        label_column=label_column,
+        columns=columns,
+        time_format=data.time_format,
+        source=str(args.data),
+    )
+    if table.ignored:
+        _info(args, f"note: ignoring non-numeric column(s) {table.ignored}")
+    validation = None
+    if args.validation_data:
+        val_table = split_table(
+            read_table(args.validation_data),
+            time_column=table.time_column,
+            series_column=series_column,
+            label_column=label_column,
+            columns=list(table.features.columns),
+            time_format=data.time_format,
+            source=str(args.validation_data),
+        )
+        validation = select_features(
+            val_table, list(table.features.columns), str(args.validation_data)
+        )
+    overrides: dict[str, Any] = {"verbose": not args.quiet}
+    if args.max_epochs is not None:
+        overrides["max_epochs"] = args.max_epochs
+    if args.max_time is not None:
+        overrides["max_time"] = args.max_time
+    if args.seed is not None:
+        overrides["random_state"] = args.seed
+    if args.track:
+        overrides["tracking"] = True
+    if args.tracking_uri:
+        overrides["tracking_uri"] = args.tracking_uri
+    if args.experiment_name:
+        overrides["experiment_name"] = args.experiment_name
+    if args.registered_model_name:
+        overrides["registered_model_name"] = args.registered_model_name
+    estimator = config.build_estimator(**overrides)
+    _info(
+        args,
+        f"fitting {type(estimator).__name__} on {args.data}: {table.features.shape[0]} rows x "
+        f"{table.features.shape[1]} columns",
+    )
+    if validation is None:
+        estimator.fit(table.features)
+    else:
+        import inspect
+
+        if "validation_data" not in inspect.signature(estimator.fit).parameters:
+            raise UsageError(f"--validation-data is not supported by {type(estimator).__name__}.")
+        estimator.fit(table.features, validation_data=validation)
+    metadata = {
+        "data": {
+            "time_column": table.time_column,
+            "series_column": table.series_column,
+            "label_column": label_column,
+            "time_format": data.time_format,
+        },
+        "config": config.source,
+        "kind": config.model.kind,
+    }
+    save_estimator(estimator, args.out, metadata=metadata)
+    best = getattr(estimator, "best_val_loss_", None)
+    best_text = f", best validation loss {best:.4f}" if isinstance(best, float) else ""
+    _info(
+        args,
+        f"saved the model to {args.out} ({estimator.n_epochs_} epochs in "
+        f"{estimator.training_seconds_:.1f} s{best_text})",
+    )
+    run_id = getattr(estimator, "mlflow_run_id_", None)
+    if run_id:
+        _info(args, f"MLflow run {run_id}, model {getattr(estimator, 'mlflow_model_uri_', '')}")
+    return EXIT_OK
+
+
+def _check_model_destination(path: str) -> None:
+    """Refuse, before training, a destination that save() would refuse after it."""
+    from pathlib import Path
+
+    out = Path(path)
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"{out}: exists and is a file; --out must be a (new or model) directory.")
+    if out.is_dir() and any(out.iterdir()) and not (out / "config.json").is_file():
+        raise UsageError(
+            f"{out}: the directory is not empty and holds no tsdiff model; choose a new directory."
+        )
+
+
+def _is_detector(estimator: Any) -> bool:
+    return hasattr(estimator, "decision_function")
+
+
+def _cmd_impute(args: argparse.Namespace) -> int:
+    _setup(args)
+    import numpy as np
+    import pandas as pd
+
+    from tsdiff.data.files import write_table
+
+    estimator, info = _load_model(args.model)
+    if _is_detector(estimator) or not hasattr(estimator, "transform"):
+        raise UsageError(
+            f"{args.model} holds a {type(estimator).__name__}; 'tsdiff impute' needs an imputer "
+            "model."
+        )
+    table = _read_for_model(args, estimator, info)
+    params: dict[str, Any] = {"verbose": not args.quiet, "tracking": False}
+    if args.n_samples:
+        params["n_samples"] = args.n_samples
+    if args.seed is not None:
+        params["random_state"] = args.seed
+    estimator.set_params(**params)
+    frame = table.features
+    missing = frame.isna().to_numpy()
+    _info(
+        args,
+        f"imputing {int(missing.sum())} missing cells of {frame.shape[0]} rows x "
+        f"{frame.shape[1]} columns",
+    )
+    added = None
+    if args.interval:
+        samples = np.asarray(estimator.sample(_model_input(estimator, frame)))
+        median = np.median(samples, axis=0)
+        filled = frame.mask(missing, pd.DataFrame(median, index=frame.index, columns=frame.columns))
+        tail = (1.0 - args.interval) / 2.0
+        lower, upper = np.quantile(samples, [tail, 1.0 - tail], axis=0)
+        added = pd.concat(
+            [
+                pd.DataFrame(lower, columns=[f"{c}_lower" for c in frame.columns]),
+                pd.DataFrame(upper, columns=[f"{c}_upper" for c in frame.columns]),
+            ],
+            axis=1,
+        )
+    else:
+        result = estimator.transform(_model_input(estimator, frame))
+        filled = (
+            result
+            if isinstance(result, pd.DataFrame)
+            else pd.DataFrame(result, index=frame.index, columns=frame.columns)
+        )
+    write_table(table.to_table(filled, added), args.out)
+    _info(args, f"wrote {args.out}")
+    return EXIT_OK
+
+
+def _scores(estimator: Any, frame: Any) -> tuple[Any, Any]:
+    import numpy as np
+
+    scores = np.asarray(
+        estimator.decision_function(_model_input(estimator, frame)), dtype=np.float64
+    ).reshape(-1)
+    flags = None
+    if hasattr(estimator, "predict"):
+        flags = np.asarray(estimator.predict(_model_input(estimator, frame))).reshape(-1)
+    return scores, flags
+
+
+def _cmd_detect(args: argparse.Namespace) -> int:
+    _setup(args)
+    import pandas as pd
+
+    from tsdiff.data.files import write_table
+
+    estimator, info = _load_model(args.model)
+    if not _is_detector(estimator):
+        raise UsageError(
+            f"{args.model} holds a {type(estimator).__name__}; 'tsdiff detect' needs a detector "
+            "model "
+            "(fit with a configuration whose model section has kind: detector)."
+        )
+    table = _read_for_model(args, estimator, info)
+    params: dict[str, Any] = {"verbose": not args.quiet, "tracking": False}
+    if args.seed is not None:
+        params["random_state"] = args.seed
+    estimator.set_params(**params)
+    scores, flags = _scores(estimator, table.features)
+    added = pd.DataFrame({"score": scores})
+    if flags is not None:
+        added["is_anomaly"] = flags
+    write_table(table.to_table(None, added), args.out)
+    _info(args, f"wrote {args.out}")
+    return EXIT_OK
+
+
+def _detector_metrics(scores: Any, labels: Any, flags: Any) -> dict[str, Any]:
+    import numpy as np
+    from sklearn.metrics import (
+        average_precision_score,
+        f1_score,
+        precision_score,
+        recall_score,
+        roc_auc_score,
+    )
+
+    y = np.asarray(labels).astype(int)
+    if len(np.unique(y)) < 2:
+        raise UsageError("the label column must hold both 0 and 1 to compute AUC-ROC and AUC-PR.")
+    result: dict[str, Any] = {
+        "auc_roc": float(roc_auc_score(y, scores)),
+        "auc_pr": float(average_precision_score(y, scores)),
+        "auc_pr_random": float(y.mean()),
+        "anomaly_rate": float(y.mean()),
+        "n_rows": len(y),
+    }
+    if flags is not None:
+        predicted = (np.asarray(flags) == 1).astype(int)
+        result.update(
+            {
+                "precision": float(precision_score(y, predicted, zero_division=0)),
+                "recall": float(recall_score(y, predicted, zero_division=0)),
+                "f1": float(f1_score(y, predicted, zero_division=0)),
+            }
+        )
+    return result
+
+
+def _cmd_evaluate(args: argparse.Namespace) -> int:
+    _setup(args)
+    from tsdiff.config import RunConfig, load_config
+
+    config = load_config(args.config) if args.config else RunConfig()
+    estimator, info = _load_model(args.model)
+    table = _read_for_model(args, estimator, info)
+    estimator.set_params(verbose=not args.quiet, tracking=False)
+    seed = args.seed if args.seed is not None else config.evaluate.seed
+    if _is_detector(estimator):
+        if table.labels is None:
+            raise UsageError(
+                f"{args.data}: no label column; pass --label-column to evaluate a detector."
+            )
+        estimator.set_params(random_state=seed)
+        scores, flags = _scores(estimator, table.features)
+        result = _detector_metrics(scores, table.labels.to_numpy(), flags)
+        result["task"] = "detection"
+    else:
+        from tsdiff.evaluation import evaluate_imputation
+
+        fraction = args.fraction or config.evaluate.fraction
+        coverage = args.coverage or config.evaluate.coverage
+        n_samples = args.n_samples or config.evaluate.n_samples
+        estimator.set_params(random_state=seed)
+        frame = table.features
+        result = evaluate_imputation(
+            estimator,
+            frame,
+            fraction=fraction,
+            random_state=seed,
+            coverage=coverage,
+            n_samples=n_samples,
+        )
+        result["task"] = "imputation"
+    result.update({"model": str(args.model), "data": str(args.data), "seed": seed})
+    if args.track:
+        from tsdiff.tracking import log_metrics
+
+        run_id = log_metrics(
+            result,
+            tracking_uri=args.tracking_uri,
+            experiment_name=args.experiment_name
+            or str(getattr(estimator, "experiment_name", "tsdiff")),
+            run_name="evaluate",
+            params={
+                "model": args.model,
+                "data": args.data,
+                "seed": seed,
+                **({k: result[k] for k in ("fraction", "coverage_level") if k in result}),
+            },
+            tags={
+                "tsdiff.task": f"{result['task']}-evaluation",
+                **(
+                    {"tsdiff.fit_run_id": estimator.mlflow_run_id_}
+                    if getattr(estimator, "mlflow_run_id_", None)
+                    else {}
+                ),
+            },
+            prefix="eval_",
+        )
+        result["mlflow_run_id"] = run_id
+        _info(args, f"logged the metrics to MLflow run {run_id}")
+    text = json.dumps(result, indent=2, sort_keys=True)
+    print(text)
+    if args.out:
+        try:
+            with open(args.out, "w", encoding="utf-8") as handle:
+                handle.write(text + "\n")
+        except OSError as err:
+            raise UsageError(f"{args.out}: cannot be written ({err}).") from err
+    return EXIT_OK
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    _setup(args)
+    from tsdiff.demo import run_demo
+
+    run_demo(
+        out_dir=args.out_dir,
+        max_time=args.max_time,
+        seed=args.seed,
+        n_samples=args.n_samples,
+        fraction=args.fraction,
+        detection=not args.no_detection,
+        plot=not args.no_plot,
+        quiet=args.quiet,
+        quick=args.quick,
+    )
+    return EXIT_OK
+
+
+# -- entry point -------------------------------------------------------------------------------
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``tsdiff`` with ``argv`` (default ``sys.argv[1:]``); returns the exit code."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exit_:  # --help, --version, usage errors (argparse printed them)
+        return int(exit_.code or 0) if not isinstance(exit_.code, str) else EXIT_USAGE
+    if args.command is None:
+        parser.print_help(sys.stderr)
+        return EXIT_USAGE
+    prog = f"tsdiff {args.command}"
+    debug = args.debug or os.environ.get("TSDIFF_DEBUG") not in (None, "", "0")
+    try:
+        return int(args.handler(args))
+    except KeyboardInterrupt:
+        print(f"{prog}: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except Exception as err:
+        if debug:
+            import traceback
+
+            traceback.print_exc()
+        usage = isinstance(
+            err,
+            (
+                UsageError,
+                ValueError,
+                TypeError,
+                FileNotFoundError,
+                NotADirectoryError,
+                IsADirectoryError,
+            ),
+        )
+        kind = "error" if usage else f"failed ({type(err).__name__})"
+        print(f"{prog}: {kind}: {err}", file=sys.stderr)
+        if not debug and not usage:
+            print("run with --debug (before the command) for the traceback", file=sys.stderr)
+        return EXIT_USAGE if usage else EXIT_FAILURE
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
