@@ -368,7 +368,7 @@ class DiffusionEstimatorBase(BaseEstimator):
         return "32-true"
 
     def _window_store(self, series: SeriesSet) -> WindowStore:
-        stride = self.inference_stride or max(self.window_length // 2, 1)
+        stride = self.inference_stride or self.window_length
         return build_window_store(series, self._standardise(series), self.window_length, stride)
 
     def _draw_samples(

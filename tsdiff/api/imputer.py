@@ -29,8 +29,9 @@ class TSDiffImputer(TransformerMixin, DiffusionEstimatorBase, auto_wrap_output_k
     train_stride : int, default=1
         Step between the starts of training windows.
     inference_stride : int or None, default=None
-        Step between the starts of imputation windows (default ``window_length // 2``). Each step
-        is imputed in the window where it lies closest to the centre.
+        Step between the starts of imputation windows (default ``window_length``: windows do not
+        overlap, as in CSDI's evaluation; the last one is aligned to the series end). With
+        overlap, each step is imputed in the window where it lies closest to the centre.
     n_samples : int, default=50
         Samples drawn per window by :meth:`transform`, :meth:`sample` and
         :meth:`predict_interval`.

@@ -82,6 +82,8 @@ class CSDIDenoiser(nn.Module):
     ) -> None:
         super().__init__()
         self.prior_skip = alphas_cumprod is not None
+        # Per-feature variance of x_0 around the conditioning channel (set from data in fit).
+        self.register_buffer("prior_variance", torch.ones(n_features))
         if alphas_cumprod is not None:
             if len(alphas_cumprod) != num_steps:
                 raise ValueError(f"alphas_cumprod has {len(alphas_cumprod)} steps, expected {num_steps}.")
@@ -164,10 +166,11 @@ class CSDIDenoiser(nn.Module):
         Notes
         -----
         With ``alphas_cumprod`` the prediction is ``eps_prior + residual``, where
-        ``eps_prior = sqrt(1 - abar_t) * (x_t - sqrt(abar_t) * m)`` is the exact noise posterior
-        mean if ``x_0 ~ N(m, 1)`` around the conditioning channel ``m`` (standardised data). An
-        untrained network then already denoises towards ``m``, and errors of the learned part are
-        not blown up by ``1 / sqrt(abar_t)`` at the noisiest steps of few-step samplers.
+        ``eps_prior = sqrt(1 - abar_t) * (x_t - sqrt(abar_t) * m) / (abar_t * v + 1 - abar_t)`` is
+        the exact noise posterior mean if ``x_0 ~ N(m, v)`` around the conditioning channel ``m``,
+        with ``v`` the per-feature buffer ``prior_variance`` (estimated from data before training).
+        An untrained network then already imputes ``m`` with spread ``sqrt(v)``, and errors of the
+        learned part are not blown up by ``1 / sqrt(abar_t)`` at the noisiest steps.
         """
         total, features, length = noisy.shape
         batch = total // repeats
@@ -186,4 +189,6 @@ class CSDIDenoiser(nn.Module):
             return residual
         abar = self.alphas_cumprod[steps].to(noisy.dtype).view(total, 1, 1)
         centre = context.condition.to(noisy.dtype).repeat_interleave(repeats, dim=0)
-        return (1.0 - abar).sqrt() * (noisy - abar.sqrt() * centre) + residual
+        variance = self.prior_variance.to(noisy.dtype).view(1, features, 1)
+        prior = (1.0 - abar).sqrt() * (noisy - abar.sqrt() * centre) / (abar * variance + 1.0 - abar)
+        return prior + residual

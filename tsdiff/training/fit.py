@@ -10,9 +10,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import pytorch_lightning as pl
+import torch
 
+from tsdiff.data.masking import condition_mask
 from tsdiff.data.windows import WindowStore
+from tsdiff.model.conditioning import fill_condition
 from tsdiff.model.denoiser import CSDIDenoiser
 from tsdiff.training.callbacks import BudgetLRDecay, LossHistory, RestoreBestWeights
 from tsdiff.training.datamodule import WindowDataModule
@@ -76,6 +80,29 @@ def quiet_lightning(verbose: bool) -> Iterator[None]:
                 lg.setLevel(level)
 
 
+def estimate_prior_variance(
+    network: CSDIDenoiser, store: WindowStore, strategy: str, seed: int | None, max_windows: int = 1024
+) -> torch.Tensor:
+    """Per-feature mean squared error of the conditioning fill on training target cells.
+
+    Hides cells of up to ``max_windows`` training windows with the training strategy, fills the
+    conditioning channel as the network does, and measures how far the hidden values lie from
+    the fill: the variance ``v`` of the network's Gaussian prior ``x_0 ~ N(m, v)``.
+    """
+    rng = np.random.default_rng(seed)
+    ids = np.sort(rng.permutation(store.n_windows)[:max_windows])
+    values, observed, stamps = (torch.from_numpy(np.ascontiguousarray(a)) for a in store.gather(ids))
+    generator = torch.Generator().manual_seed(int(rng.integers(2**31)))
+    cond = condition_mask(observed, strategy, generator)
+    target = (observed & ~cond).to(values.dtype)
+    with torch.no_grad():
+        filled = fill_condition(values, cond.to(values.dtype), stamps, network.condition_fill)
+    squared = ((filled - values) ** 2 * target).sum(dim=(0, 2))
+    counts = target.sum(dim=(0, 2))
+    variance = torch.where(counts > 0, squared / counts.clamp(min=1.0), torch.ones_like(squared))
+    return variance.clamp(1e-3, 1.0)
+
+
 def train_denoiser(
     network: CSDIDenoiser,
     schedule_config: dict[str, Any],
@@ -89,6 +116,10 @@ def train_denoiser(
     restored at the end and training stops early after ``patience`` epochs without improvement.
     """
     has_validation = val_store is not None and val_store.n_windows > 0
+    if network.prior_skip:
+        network.prior_variance.copy_(
+            estimate_prior_variance(network, train_store, config.target_strategy, config.seed)
+        )
     module = DiffusionImputationModule(
         network, schedule_config, target_strategy=config.target_strategy,
         learning_rate=config.learning_rate, weight_decay=config.weight_decay,
