@@ -336,9 +336,15 @@ def run_tsdiff(config: BenchConfig, split: AQI36Split) -> list[dict[str, Any]]:
         )
         rows.append(
             _row(
-                f"tsdiff-{sampler}", label, score_samples(samples, split), **common,
-                impute_seconds=seconds, sampling_seconds=imputer.last_sampling_seconds_,
-                peak_rss_impute_mb=peak, sampler=sampler, sampling_steps=steps,
+                f"tsdiff-{sampler}",
+                label,
+                score_samples(samples, split),
+                **common,
+                impute_seconds=seconds,
+                sampling_seconds=imputer.last_sampling_seconds_,
+                peak_rss_impute_mb=peak,
+                sampler=sampler,
+                sampling_steps=steps,
                 peak_memory_per_phase=memory.per_phase,
             )
         )
@@ -552,26 +558,34 @@ def run_pypots(config: BenchConfig, split: AQI36Split) -> list[dict[str, Any]]:
     tests = pypots_test_windows(split, scaler)
     model.batch_size = config.pypots_predict_batch_size
     result, impute_seconds, impute_peak = timed(
-        lambda: model.predict(
-            {"X": np.concatenate(tests)}, n_sampling_times=config.n_samples
-        ),
+        lambda: model.predict({"X": np.concatenate(tests)}, n_sampling_times=config.n_samples),
         memory,
     )
     samples = pypots_samples(result["imputation"], split, scaler, [len(t) for t in tests])
     n_windows = len(train["X"])
     return [
         _row(
-            "pypots-csdi", "PyPOTS CSDI DDPM-50", score_samples(samples, split),
-            train_seconds=train_wall, train_loop_seconds=training.seconds,
+            "pypots-csdi",
+            "PyPOTS CSDI DDPM-50",
+            score_samples(samples, split),
+            train_seconds=train_wall,
+            train_loop_seconds=training.seconds,
             pure_train_seconds=training.pure_train_seconds,
-            epochs=training.windows / n_windows, epochs_started=training.epochs_started,
-            best_epoch=training.best_epoch, n_train_windows=n_windows,
-            n_val_windows=len(val["X"]), val_losses=training.val_losses,
+            epochs=training.windows / n_windows,
+            epochs_started=training.epochs_started,
+            best_epoch=training.best_epoch,
+            n_train_windows=n_windows,
+            n_val_windows=len(val["X"]),
+            val_losses=training.val_losses,
             train_windows_per_second=training.windows / training.seconds,
             pure_train_windows_per_second=training.windows / max(training.pure_train_seconds, 1e-9),
-            impute_seconds=impute_seconds, n_test_windows=int(sum(len(t) for t in tests)),
-            peak_rss_train_mb=train_peak, peak_rss_impute_mb=impute_peak,
-            n_samples=config.n_samples, sampler="ddpm", sampling_steps=50,
+            impute_seconds=impute_seconds,
+            n_test_windows=int(sum(len(t) for t in tests)),
+            peak_rss_train_mb=train_peak,
+            peak_rss_impute_mb=impute_peak,
+            n_samples=config.n_samples,
+            sampler="ddpm",
+            sampling_steps=50,
             peak_memory_per_phase=memory.per_phase,
         )
     ]
@@ -596,10 +610,15 @@ def run_iterative(config: BenchConfig, split: AQI36Split) -> list[dict[str, Any]
         raise RuntimeError("IterativeImputer dropped a column (empty in the training months).")
     return [
         _row(
-            "iterative", "IterativeImputer", score_point(predictions, split),
-            train_seconds=train_seconds, epochs=float(imputer.n_iter_),
-            impute_seconds=impute_seconds, peak_rss_train_mb=train_peak,
-            peak_rss_impute_mb=impute_peak, peak_memory_per_phase=memory.per_phase,
+            "iterative",
+            "IterativeImputer",
+            score_point(predictions, split),
+            train_seconds=train_seconds,
+            epochs=float(imputer.n_iter_),
+            impute_seconds=impute_seconds,
+            peak_rss_train_mb=train_peak,
+            peak_rss_impute_mb=impute_peak,
+            peak_memory_per_phase=memory.per_phase,
         )
     ]
 
@@ -620,8 +639,12 @@ def run_linear(config: BenchConfig, split: AQI36Split) -> list[dict[str, Any]]:
     )
     return [
         _row(
-            "linear", "Linear interpolation", score_point(predictions, split),
-            train_seconds=0.0, impute_seconds=impute_seconds, peak_rss_impute_mb=impute_peak,
+            "linear",
+            "Linear interpolation",
+            score_point(predictions, split),
+            train_seconds=0.0,
+            impute_seconds=impute_seconds,
+            peak_rss_impute_mb=impute_peak,
             peak_memory_per_phase=memory.per_phase,
         )
     ]
@@ -831,38 +854,77 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    p.add_argument("--budget-minutes", type=float, default=None,
-                   help="wall-clock training budget per trained model (default 20; --quick 0.75)")
-    p.add_argument("--n-samples", type=int, default=None,
-                   help="samples per window for tsdiff and PyPOTS (default 16; --quick 4)")
+    p.add_argument(
+        "--budget-minutes",
+        type=float,
+        default=None,
+        help="wall-clock training budget per trained model (default 20; --quick 0.75)",
+    )
+    p.add_argument(
+        "--n-samples",
+        type=int,
+        default=None,
+        help="samples per window for tsdiff and PyPOTS (default 16; --quick 4)",
+    )
     p.add_argument("--ddim-steps", type=int, default=10, help="tsdiff's few-step DDIM steps")
     p.add_argument("--methods", default=",".join(METHODS), help=f"comma list of {METHODS}")
     p.add_argument("--threads", type=int, default=2, help="torch/BLAS threads per method")
-    p.add_argument("--quick", action="store_true",
-                   help=f"smoke run: {QUICK_BUDGET_MINUTES} min budgets, "
-                        f"{QUICK_N_SAMPLES} samples, first {QUICK_TEST_HOURS} h of each test month")
-    p.add_argument("--test-hours", type=int, default=None,
-                   help="score only the first N hours of each test month (default: all)")
+    p.add_argument(
+        "--quick",
+        action="store_true",
+        help=f"smoke run: {QUICK_BUDGET_MINUTES} min budgets, "
+        f"{QUICK_N_SAMPLES} samples, first {QUICK_TEST_HOURS} h of each test month",
+    )
+    p.add_argument(
+        "--test-hours",
+        type=int,
+        default=None,
+        help="score only the first N hours of each test month (default: all)",
+    )
     p.add_argument("--out", type=Path, default=DEFAULT_OUT, help="JSON results path")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--precision", default="32-true", help="tsdiff precision, e.g. bf16-mixed")
     p.add_argument("--batch-size", type=int, default=16, help="training batch (both models)")
     p.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate (both)")
     p.add_argument("--weight-decay", type=float, default=1e-6, help="Adam weight decay (both)")
-    p.add_argument("--patience", type=int, default=None,
-                   help="stop after N epochs without validation gain (both; default: never)")
+    p.add_argument(
+        "--patience",
+        type=int,
+        default=None,
+        help="stop after N epochs without validation gain (both; default: never)",
+    )
     p.add_argument("--inference-batch-size", type=int, default=256, help="tsdiff sampling batch")
-    p.add_argument("--inference-stride", type=int, default=None,
-                   help="tsdiff's step between imputation windows (default: window_length // 2)")
-    p.add_argument("--pypots-val-stride", type=int, default=WINDOW,
-                   help="stride of PyPOTS's validation windows (its validation costs 50 passes)")
-    p.add_argument("--pypots-predict-batch-size", type=int, default=128,
-                   help="windows per PyPOTS predict batch")
-    p.add_argument("--in-process", action="store_true",
-                   help="run methods in this process (debugging; peak memory then shared)")
+    p.add_argument(
+        "--inference-stride",
+        type=int,
+        default=None,
+        help="tsdiff's step between imputation windows (default: window_length // 2)",
+    )
+    p.add_argument(
+        "--pypots-val-stride",
+        type=int,
+        default=WINDOW,
+        help="stride of PyPOTS's validation windows (its validation costs 50 passes)",
+    )
+    p.add_argument(
+        "--pypots-predict-batch-size",
+        type=int,
+        default=128,
+        help="windows per PyPOTS predict batch",
+    )
+    p.add_argument(
+        "--in-process",
+        action="store_true",
+        help="run methods in this process (debugging; peak memory then shared)",
+    )
     p.add_argument("--verbose", action="store_true", help="progress bars and training logs")
-    p.add_argument("--table-only", type=Path, default=None, metavar="JSON",
-                   help="print the markdown report of an existing results file and exit")
+    p.add_argument(
+        "--table-only",
+        type=Path,
+        default=None,
+        metavar="JSON",
+        help="print the markdown report of an existing results file and exit",
+    )
     return p.parse_args(argv)
 
 
@@ -904,8 +966,11 @@ def run_benchmark(config: BenchConfig, in_process: bool = False) -> dict[str, An
         start = time.perf_counter()
         new = run_method(method, config) if in_process else run_isolated(method, config)
         rows.extend(new)
-        print(f"[impute_aqi36] {method} done in {time.perf_counter() - start:.0f} s: "
-              + ", ".join(f"{r['label']} MAE {r['mae']:.2f}" for r in new), flush=True)
+        print(
+            f"[impute_aqi36] {method} done in {time.perf_counter() - start:.0f} s: "
+            + ", ".join(f"{r['label']} MAE {r['mae']:.2f}" for r in new),
+            flush=True,
+        )
     return {
         "benchmark": "AQI-36 imputation (CSDI protocol)",
         "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),

@@ -95,8 +95,16 @@ def test_peak_memory_reads_a_positive_value() -> None:
 
 
 def _row(method: str, mae: float, **extra: Any) -> dict[str, Any]:
-    base = {"method": method, "label": method, "mae": mae, "rmse": mae, "crps": 0.1,
-            "coverage90": None, "peak_rss_mb": 100.0, "n_targets": 10}
+    base = {
+        "method": method,
+        "label": method,
+        "mae": mae,
+        "rmse": mae,
+        "crps": 0.1,
+        "coverage90": None,
+        "peak_rss_mb": 100.0,
+        "n_targets": 10,
+    }
     return {**base, **extra}
 
 
@@ -104,8 +112,13 @@ def test_targets_and_report() -> None:
     rows = [
         _row("tsdiff-ddim", 10.0, impute_seconds=1.0, train_windows_per_second=20.0),
         _row("tsdiff-ddpm", 9.8, impute_seconds=5.0, train_windows_per_second=20.0),
-        _row("pypots-csdi", 12.0, impute_seconds=30.0, train_windows_per_second=5.0,
-             pure_train_windows_per_second=10.0),
+        _row(
+            "pypots-csdi",
+            12.0,
+            impute_seconds=30.0,
+            train_windows_per_second=5.0,
+            pure_train_windows_per_second=10.0,
+        ),
         _row("iterative", 30.0),
         _row("linear", 14.5),
     ]
@@ -116,12 +129,31 @@ def test_targets_and_report() -> None:
     assert targets["c"]["ratio_vs_pure"] == pytest.approx(2.0)
     assert targets["c"]["ratio_wall"] == pytest.approx(4.0)
     results = {
-        "machine": {"cpu_model": "x", "logical_cpus": 2, "memory_gib": 1.0, "gpu": None,
-                    "torch": "t", "torch_threads": 2, "pypots": "p", "sklearn": "s",
-                    "python": "3"},
-        "config": {"test_hours": None, "budget_minutes": 1.0, "n_samples": 2, "ddim_steps": 10,
-                   "batch_size": 16, "precision": "32-true", "seed": 0},
-        "date": "d", "command": "c", "full_run_command": "f", "rows": rows, "targets": targets,
+        "machine": {
+            "cpu_model": "x",
+            "logical_cpus": 2,
+            "memory_gib": 1.0,
+            "gpu": None,
+            "torch": "t",
+            "torch_threads": 2,
+            "pypots": "p",
+            "sklearn": "s",
+            "python": "3",
+        },
+        "config": {
+            "test_hours": None,
+            "budget_minutes": 1.0,
+            "n_samples": 2,
+            "ddim_steps": 10,
+            "batch_size": 16,
+            "precision": "32-true",
+            "seed": 0,
+        },
+        "date": "d",
+        "command": "c",
+        "full_run_command": "f",
+        "rows": rows,
+        "targets": targets,
     }
     report = render_report(results)
     assert "| pypots-csdi | 12.00 |" in report and "PASS" in report

@@ -50,8 +50,12 @@ def sine_frame() -> pd.DataFrame:
     """Four correlated noisy sines on an hourly DatetimeIndex, 20 % of cells missing."""
     rng = np.random.default_rng(0)
     t = np.arange(240)
-    values = np.stack([np.sin(t / 6 + i) for i in range(4)], axis=1) + 0.05 * rng.standard_normal((240, 4))
-    frame = pd.DataFrame(values, index=pd.date_range("2024-01-01", periods=240, freq="h"), columns=list("abcd"))
+    values = np.stack([np.sin(t / 6 + i) for i in range(4)], axis=1) + 0.05 * rng.standard_normal(
+        (240, 4)
+    )
+    frame = pd.DataFrame(
+        values, index=pd.date_range("2024-01-01", periods=240, freq="h"), columns=list("abcd")
+    )
     return frame.mask(rng.random(frame.shape) < 0.2)
 
 

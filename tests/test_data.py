@@ -6,7 +6,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tsdiff.data import NaNStandardScaler, SeriesSet, build_window_store, parse_input, stitch, window_starts
+from tsdiff.data import (
+    NaNStandardScaler,
+    SeriesSet,
+    build_window_store,
+    parse_input,
+    stitch,
+    window_starts,
+)
 
 
 def test_window_starts_cover_the_series() -> None:
@@ -17,13 +24,16 @@ def test_window_starts_cover_the_series() -> None:
         window_starts(10, 0, 1)
 
 
-@pytest.mark.parametrize(("lengths", "length", "stride"), [([50], 8, 3), ([5, 30, 17], 8, 4), ([8], 8, 8), ([40], 10, 10)])
+@pytest.mark.parametrize(
+    ("lengths", "length", "stride"),
+    [([50], 8, 3), ([5, 30, 17], 8, 4), ([8], 8, 8), ([40], 10, 10)],
+)
 def test_gather_then_stitch_is_identity(lengths: list[int], length: int, stride: int) -> None:
     rng = np.random.default_rng(0)
     values = [rng.standard_normal((n, 3)) for n in lengths]
     series = SeriesSet(values, [np.arange(n, dtype=float) for n in lengths])
     store = build_window_store(series, values, length, stride)
-    windows, observed, stamps = store.gather(np.arange(store.n_windows))
+    windows, _, stamps = store.gather(np.arange(store.n_windows))
     assert windows.shape == (store.n_windows, 3, length)
     assert np.all(stamps[:, 0] == 0)
     samples = np.repeat(windows[:, None], 2, axis=1)  # (W, S=2, K, L)
@@ -35,10 +45,23 @@ def test_gather_then_stitch_is_identity(lengths: list[int], length: int, stride:
 def test_stitch_takes_each_step_from_its_most_central_window() -> None:
     series = SeriesSet([np.zeros((20, 1))], [np.arange(20.0)])
     store = build_window_store(series, series.values, 8, 4)  # starts 0, 4, 8, 12
-    outputs = np.broadcast_to(np.arange(store.n_windows, dtype=float)[:, None, None], (store.n_windows, 1, 8))
+    outputs = np.broadcast_to(
+        np.arange(store.n_windows, dtype=float)[:, None, None], (store.n_windows, 1, 8)
+    )
     chosen = stitch(store, outputs)[0][:, 0]
     centres = store.local_starts + 3.5
-    expected = [int(np.argmin(np.where((store.local_starts <= p) & (p < store.local_starts + 8), np.abs(p - centres), np.inf))) for p in range(20)]
+    expected = [
+        int(
+            np.argmin(
+                np.where(
+                    (store.local_starts <= p) & (p < store.local_starts + 8),
+                    np.abs(p - centres),
+                    np.inf,
+                )
+            )
+        )
+        for p in range(20)
+    ]
     assert chosen.tolist() == expected
 
 
@@ -69,7 +92,9 @@ def test_datetime_index_gives_real_irregular_time() -> None:
 
 
 def test_multiindex_splits_series_and_restores_row_order() -> None:
-    index = pd.MultiIndex.from_tuples([("m2", 0), ("m1", 0), ("m2", 1), ("m1", 1), ("m1", 2)], names=["id", "t"])
+    index = pd.MultiIndex.from_tuples(
+        [("m2", 0), ("m1", 0), ("m2", 1), ("m1", 1), ("m1", 2)], names=["id", "t"]
+    )
     frame = pd.DataFrame({"x": [1.0, 2.0, 3.0, 4.0, 5.0]}, index=index)
     parsed = parse_input(frame)
     assert [v[:, 0].tolist() for v in parsed.values] == [[1.0, 3.0], [2.0, 4.0, 5.0]]
@@ -80,12 +105,27 @@ def test_multiindex_splits_series_and_restores_row_order() -> None:
 @pytest.mark.parametrize(
     ("bad", "message"),
     [
-        (pd.DataFrame({"a": [1.0, 2.0], "name": ["x", "y"]}), r"column\(s\) \['name'\] are not real numbers"),
-        (pd.DataFrame({"a": [1.0, np.inf]}, index=pd.Index(["r0", "r1"])), r"column 'a' holds an infinite value at row 'r1'"),
-        (pd.DataFrame({"a": [1.0, 2.0]}, index=pd.DatetimeIndex(["2024-01-02", "2024-01-01"])), "not strictly increasing at row 1"),
-        (pd.DataFrame({"a": [1.0, 2.0]}, index=pd.DatetimeIndex(["2024-01-01", "2024-01-01"])), "not strictly increasing at row 1"),
+        (
+            pd.DataFrame({"a": [1.0, 2.0], "name": ["x", "y"]}),
+            r"column\(s\) \['name'\] are not real numbers",
+        ),
+        (
+            pd.DataFrame({"a": [1.0, np.inf]}, index=pd.Index(["r0", "r1"])),
+            r"column 'a' holds an infinite value at row 'r1'",
+        ),
+        (
+            pd.DataFrame({"a": [1.0, 2.0]}, index=pd.DatetimeIndex(["2024-01-02", "2024-01-01"])),
+            "not strictly increasing at row 1",
+        ),
+        (
+            pd.DataFrame({"a": [1.0, 2.0]}, index=pd.DatetimeIndex(["2024-01-01", "2024-01-01"])),
+            "not strictly increasing at row 1",
+        ),
         (pd.DataFrame(np.ones((2, 2)), columns=["a", "a"]), r"duplicate column name\(s\) \['a'\]"),
-        ([pd.DataFrame({"a": [1.0]}), pd.DataFrame({"b": [1.0]})], r"list item 1: columns differ from item 0 \(missing \['a'\], extra \['b'\]"),
+        (
+            [pd.DataFrame({"a": [1.0]}), pd.DataFrame({"b": [1.0]})],
+            r"list item 1: columns differ from item 0 \(missing \['a'\], extra \['b'\]",
+        ),
         (np.ones(5), "Expected a 2-D array"),
         (pd.DataFrame(), "empty DataFrame"),
         (pd.DataFrame({"a": []}), r"0 sample\(s\)"),

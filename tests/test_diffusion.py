@@ -19,7 +19,9 @@ def test_quad_schedule_is_csdi_squared_linspace() -> None:
 
 
 def test_linear_schedule() -> None:
-    np.testing.assert_allclose(make_betas("linear", 10, 0.01, 0.2).numpy(), np.linspace(0.01, 0.2, 10))
+    np.testing.assert_allclose(
+        make_betas("linear", 10, 0.01, 0.2).numpy(), np.linspace(0.01, 0.2, 10)
+    )
 
 
 def test_cosine_schedule_matches_nichol_dhariwal() -> None:
@@ -34,7 +36,9 @@ def test_cosine_schedule_matches_nichol_dhariwal() -> None:
     schedule = NoiseSchedule(steps, "cosine")
     # Up to the clipped last step, abar_t is the closed form alpha_bar(t + 1) / alpha_bar(0).
     np.testing.assert_allclose(
-        schedule.alphas_cumprod.numpy()[:-1], [alpha_bar(t + 1) / alpha_bar(0) for t in range(steps - 1)], rtol=1e-9
+        schedule.alphas_cumprod.numpy()[:-1],
+        [alpha_bar(t + 1) / alpha_bar(0) for t in range(steps - 1)],
+        rtol=1e-9,
     )
     assert betas[-1] == pytest.approx(0.999)
 
@@ -125,8 +129,13 @@ def test_ddpm_matches_the_analytic_gaussian_chain() -> None:
     assert x.std().item() == pytest.approx(var**0.5, rel=0.02)
 
 
-@pytest.mark.parametrize(("name", "eta", "steps"), [("ddpm", 0.0, 1000), ("ddim", 1.0, 1000), ("ddim", 0.0, 1000), ("ddpm", 0.0, 250)])
-def test_samplers_recover_gaussian_statistics_on_a_fine_schedule(name: str, eta: float, steps: int) -> None:
+@pytest.mark.parametrize(
+    ("name", "eta", "steps"),
+    [("ddpm", 0.0, 1000), ("ddim", 1.0, 1000), ("ddim", 0.0, 1000), ("ddpm", 0.0, 250)],
+)
+def test_samplers_recover_gaussian_statistics_on_a_fine_schedule(
+    name: str, eta: float, steps: int
+) -> None:
     schedule = NoiseSchedule(1000, "linear", 1e-4, 0.02)
     mu, std = 1.5, 0.4
     sampler = make_sampler(name, schedule, eta=eta)

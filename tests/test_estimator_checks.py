@@ -9,7 +9,9 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from tsdiff import TSDiffImputer
 
-CHECKED = TSDiffImputer(**{**TINY, "window_length": 4, "max_epochs": 1, "n_samples": 2, "sampling_steps": 2})
+CHECKED = TSDiffImputer(
+    **{**TINY, "window_length": 4, "max_epochs": 1, "n_samples": 2, "sampling_steps": 2}
+)
 
 
 @parametrize_with_checks([CHECKED])

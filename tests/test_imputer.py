@@ -15,8 +15,12 @@ from tsdiff import TSDiffImputer
 def fitted(request: pytest.FixtureRequest) -> tuple[TSDiffImputer, pd.DataFrame]:
     rng = np.random.default_rng(0)
     t = np.arange(240)
-    values = np.stack([np.sin(t / 6 + i) for i in range(4)], axis=1) + 0.05 * rng.standard_normal((240, 4))
-    frame = pd.DataFrame(values, index=pd.date_range("2024-01-01", periods=240, freq="h"), columns=list("abcd"))
+    values = np.stack([np.sin(t / 6 + i) for i in range(4)], axis=1) + 0.05 * rng.standard_normal(
+        (240, 4)
+    )
+    frame = pd.DataFrame(
+        values, index=pd.date_range("2024-01-01", periods=240, freq="h"), columns=list("abcd")
+    )
     frame = frame.mask(rng.random(frame.shape) < 0.2)
     return TSDiffImputer(**TINY).fit(frame), frame
 
@@ -49,7 +53,10 @@ def test_structures_are_preserved(fitted: tuple[TSDiffImputer, pd.DataFrame]) ->
     parts = [frame.iloc[:100], frame.iloc[100:110], frame.iloc[110:]]  # one shorter than a window
     out = imputer.transform(parts)
     assert isinstance(out, list) and [len(p) for p in out] == [100, 10, 130]
-    assert all(o.index.equals(p.index) and not o.isna().any().any() for o, p in zip(out, parts, strict=True))
+    assert all(
+        o.index.equals(p.index) and not o.isna().any().any()
+        for o, p in zip(out, parts, strict=True)
+    )
 
     stacked = pd.concat({"m1": parts[0], "m2": parts[2]}, names=["machine", "time"])
     out_multi = imputer.transform(stacked)
@@ -82,7 +89,9 @@ def test_sample_and_interval(fitted: tuple[TSDiffImputer, pd.DataFrame]) -> None
 def test_seeded_fit_and_transform_are_reproducible(sine_frame: pd.DataFrame) -> None:
     a = TSDiffImputer(**TINY).fit(sine_frame)
     b = TSDiffImputer(**TINY).fit(sine_frame)
-    for (name, pa), (_, pb) in zip(a.model_.state_dict().items(), b.model_.state_dict().items(), strict=True):
+    for (name, pa), (_, pb) in zip(
+        a.model_.state_dict().items(), b.model_.state_dict().items(), strict=True
+    ):
         assert torch.equal(pa, pb), name
     pd.testing.assert_frame_equal(a.transform(sine_frame), b.transform(sine_frame))
     c = TSDiffImputer(**{**TINY, "random_state": 1}).fit(sine_frame)
@@ -117,7 +126,9 @@ def test_set_output_pandas_for_arrays(fitted: tuple[TSDiffImputer, pd.DataFrame]
 
 
 def test_validation_data_and_history(sine_frame: pd.DataFrame) -> None:
-    imputer = TSDiffImputer(**{**TINY, "max_epochs": 3}).fit(sine_frame.iloc[:180], validation_data=sine_frame.iloc[180:])
+    imputer = TSDiffImputer(**{**TINY, "max_epochs": 3}).fit(
+        sine_frame.iloc[:180], validation_data=sine_frame.iloc[180:]
+    )
     assert imputer.n_val_windows_ > 0 and len(imputer.history_) == 3
     assert all("val_loss" in row and "train_loss" in row for row in imputer.history_)
     assert imputer.best_val_loss_ == pytest.approx(min(row["val_loss"] for row in imputer.history_))

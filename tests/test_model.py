@@ -14,14 +14,26 @@ from tsdiff.training.module import masked_noise_loss
 
 def _net(fill: str = "linear", features: int = 5) -> CSDIDenoiser:
     torch.manual_seed(0)
-    net = CSDIDenoiser(features, 50, channels=16, n_layers=2, n_heads=2, diffusion_embedding_dim=16,
-                       time_embedding_dim=8, feature_embedding_dim=4, dropout=0.0, condition_fill=fill)
+    net = CSDIDenoiser(
+        features,
+        50,
+        channels=16,
+        n_layers=2,
+        n_heads=2,
+        diffusion_embedding_dim=16,
+        time_embedding_dim=8,
+        feature_embedding_dim=4,
+        dropout=0.0,
+        condition_fill=fill,
+    )
     # The output layer starts at zero (as CSDI); give it weights so outputs depend on inputs.
     torch.nn.init.normal_(net.output.weight, std=0.5)
     return net.eval()
 
 
-def _batch(b: int = 3, k: int = 5, length: int = 12) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def _batch(
+    b: int = 3, k: int = 5, length: int = 12
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     g = torch.Generator().manual_seed(0)
     values = torch.randn(b, k, length, generator=g)
     mask = (torch.rand(b, k, length, generator=g) > 0.4).float()
@@ -33,7 +45,9 @@ def test_output_shape_and_published_size() -> None:
     net = CSDIDenoiser(36, 50)  # published defaults
     assert sum(p.numel() for p in net.parameters()) == pytest.approx(413_000, rel=0.02)
     values, mask, stamps = _batch(2, 36, 36)
-    out = net(torch.randn(2, 36, 36), torch.tensor([0, 49]), net.encode_context(values, mask, stamps))
+    out = net(
+        torch.randn(2, 36, 36), torch.tensor([0, 49]), net.encode_context(values, mask, stamps)
+    )
     assert out.shape == (2, 36, 36)
 
 
@@ -71,7 +85,9 @@ def test_repeats_share_context_exactly() -> None:
     steps = torch.randint(0, 50, (3 * repeats,))
     shared = net(noisy, steps, net.encode_context(values, mask, stamps), repeats=repeats)
     expanded = net.encode_context(
-        values.repeat_interleave(repeats, 0), mask.repeat_interleave(repeats, 0), stamps.repeat_interleave(repeats, 0)
+        values.repeat_interleave(repeats, 0),
+        mask.repeat_interleave(repeats, 0),
+        stamps.repeat_interleave(repeats, 0),
     )
     torch.testing.assert_close(shared, net(noisy, steps, expanded), rtol=1e-5, atol=1e-5)
 
@@ -90,7 +106,13 @@ def test_loss_only_counts_target_cells() -> None:
     handle = net.register_forward_hook(hook)
     torch.manual_seed(3)
     g = torch.Generator().manual_seed(5)
-    loss, n_targets = masked_noise_loss(net, NoiseSchedule(50), {"values": values, "observed": observed, "timestamps": stamps}, "random", g)
+    loss, n_targets = masked_noise_loss(
+        net,
+        NoiseSchedule(50),
+        {"values": values, "observed": observed, "timestamps": stamps},
+        "random",
+        g,
+    )
     loss.backward()
     handle.remove()
     grad = captured["out"].grad
@@ -115,7 +137,9 @@ def test_condition_masks_are_subsets_of_observed() -> None:
 
 def test_random_mask_ratio_is_uniform_per_window() -> None:
     observed = torch.ones(4000, 4, 25, dtype=torch.bool)
-    hidden = 1.0 - random_condition_mask(observed, torch.Generator().manual_seed(0)).float().mean(dim=(1, 2))
+    hidden = 1.0 - random_condition_mask(observed, torch.Generator().manual_seed(0)).float().mean(
+        dim=(1, 2)
+    )
     assert hidden.mean().item() == pytest.approx(0.5, abs=0.02)
     assert np.histogram(hidden.numpy(), bins=5, range=(0, 1))[0].min() > 600
 
@@ -140,5 +164,7 @@ def test_interpolation_matches_numpy_on_irregular_times() -> None:
             if not obs.any():
                 assert torch.all(filled[b, k] == 0)
                 continue
-            expected = np.interp(stamps[b].numpy(), stamps[b].numpy()[obs], values[b, k].numpy()[obs])
+            expected = np.interp(
+                stamps[b].numpy(), stamps[b].numpy()[obs], values[b, k].numpy()[obs]
+            )
             np.testing.assert_allclose(filled[b, k].numpy(), expected, rtol=1e-10, atol=1e-10)

@@ -103,14 +103,24 @@ def sample_windows(
     else:
         generator.seed()
     n_windows = store.n_windows
-    if condition_masks is not None and condition_masks.shape != (n_windows, store.values.shape[1], store.length):
+    if condition_masks is not None and condition_masks.shape != (
+        n_windows,
+        store.values.shape[1],
+        store.length,
+    ):
         raise ValueError(
             f"condition_masks has shape {condition_masks.shape}, expected "
             f"{(n_windows, store.values.shape[1], store.length)}."
         )
     out = np.empty((n_windows, n_samples, store.values.shape[1], store.length), dtype=np.float32)
     chunks = list(_chunks(n_windows, n_samples, batch_size))
-    bar = tqdm(total=len(chunks) * len(timesteps), desc="sampling", unit="step", disable=not progress, leave=False)
+    bar = tqdm(
+        total=len(chunks) * len(timesteps),
+        desc="sampling",
+        unit="step",
+        disable=not progress,
+        leave=False,
+    )
     for window_slice, sample_slice in chunks:
         ids = np.arange(n_windows)[window_slice]
         values_np, observed_np, stamps_np = store.gather(ids)

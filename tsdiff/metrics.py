@@ -29,7 +29,9 @@ def _targets(truth: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
 def mae(truth: np.ndarray, prediction: np.ndarray, mask: np.ndarray | None = None) -> float:
     """Mean absolute error over the masked cells (default: every non-NaN truth cell)."""
     mask = _targets(truth, mask)
-    return float(np.mean(np.abs(np.asarray(prediction, dtype=np.float64)[mask] - np.asarray(truth)[mask])))
+    return float(
+        np.mean(np.abs(np.asarray(prediction, dtype=np.float64)[mask] - np.asarray(truth)[mask]))
+    )
 
 
 def rmse(truth: np.ndarray, prediction: np.ndarray, mask: np.ndarray | None = None) -> float:

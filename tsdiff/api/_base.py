@@ -121,6 +121,9 @@ class DiffusionEstimatorBase(BaseEstimator):
     experiment_name: str
     registered_model_name: str | None
 
+    # Held-out series of the last fit (for interval calibration), released after use.
+    _held_out_series: SeriesSet | None = None
+
     # -- validation -------------------------------------------------------------------------
     def _check_parameter_consistency(self) -> None:
         if self.channels % self.n_heads:

@@ -1,4 +1,4 @@
-"""``TSDiffImputer``: probabilistic imputation of sensor time series with a conditional diffusion model."""
+"""``TSDiffImputer``: probabilistic imputation of time series with a conditional diffusion model."""
 
 from __future__ import annotations
 
@@ -13,7 +13,9 @@ from tsdiff.api._base import DiffusionEstimatorBase
 from tsdiff.data.frames import ParsedInput
 
 
-class TSDiffImputer(TransformerMixin, DiffusionEstimatorBase, auto_wrap_output_keys=None):
+class TSDiffImputer(  # type: ignore[call-arg]
+    TransformerMixin, DiffusionEstimatorBase, auto_wrap_output_keys=None
+):
     """Fill gaps in time series with a CSDI-style conditional diffusion model.
 
     The model learns, on windows of the training series, to denoise artificially hidden observed
@@ -246,7 +248,9 @@ class TSDiffImputer(TransformerMixin, DiffusionEstimatorBase, auto_wrap_output_k
         parsed = self._fit_diffusion(X, validation_data)
         held_out = self._held_out_series
         self._held_out_series = None
-        self._calibrate_intervals(held_out if held_out is not None else parsed.series(self.time_step_))
+        self._calibrate_intervals(
+            held_out if held_out is not None else parsed.series(self.time_step_)
+        )
         self._finish_tracking(X)
         return self
 
@@ -270,7 +274,9 @@ class TSDiffImputer(TransformerMixin, DiffusionEstimatorBase, auto_wrap_output_k
         parsed = self._check_fitted_input(X)
         missing = self._missing(parsed)
         if not any(m.any() for m in missing):
-            return self._wrap_output(parsed.layout.fill(X, [v.copy() for v in parsed.values], missing), parsed)
+            return self._wrap_output(
+                parsed.layout.fill(X, [v.copy() for v in parsed.values], missing), parsed
+            )
         samples = self._samples(parsed, self.n_samples)
         medians = [np.median(s, axis=0) for s in samples]
         return self._wrap_output(parsed.layout.fill(X, medians, missing), parsed)
@@ -366,13 +372,22 @@ class TSDiffImputer(TransformerMixin, DiffusionEstimatorBase, auto_wrap_output_k
         if transform is None:
             return self
         if transform not in ("default", "pandas", "polars"):
-            raise ValueError(f"transform must be 'default', 'pandas' or 'polars', got {transform!r}.")
+            raise ValueError(
+                f"transform must be 'default', 'pandas' or 'polars', got {transform!r}."
+            )
         self._output_container = transform
         return self
 
     def _wrap_output(self, result: Any, parsed: ParsedInput) -> Any:
-        container = getattr(self, "_output_container", None) or get_config().get("transform_output", "default")
-        if container == "default" or parsed.layout.kind in ("frame", "frames", "multiindex", "array3d"):
+        container = getattr(self, "_output_container", None) or get_config().get(
+            "transform_output", "default"
+        )
+        if container == "default" or parsed.layout.kind in (
+            "frame",
+            "frames",
+            "multiindex",
+            "array3d",
+        ):
             if container == "polars" and parsed.layout.kind == "frame":
                 return _to_polars(result)
             return result
@@ -383,7 +398,11 @@ class TSDiffImputer(TransformerMixin, DiffusionEstimatorBase, auto_wrap_output_k
             else [pd.DataFrame(a, columns=names) for a in result]
         )
         if container == "polars":
-            return _to_polars(frames) if isinstance(frames, pd.DataFrame) else [_to_polars(f) for f in frames]
+            return (
+                _to_polars(frames)
+                if isinstance(frames, pd.DataFrame)
+                else [_to_polars(f) for f in frames]
+            )
         return frames
 
     def __sklearn_tags__(self) -> Any:

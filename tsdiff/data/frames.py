@@ -60,7 +60,8 @@ class InputLayout:
     Attributes
     ----------
     kind : str
-        One of ``"frame"``, ``"frames"``, ``"multiindex"``, ``"array"``, ``"arrays"``, ``"array3d"``.
+        One of ``"frame"``, ``"frames"``, ``"multiindex"``, ``"array"``, ``"arrays"``,
+        ``"array3d"``.
     columns : pandas.Index or None
         Column labels of frame inputs.
     indexes : list of pandas.Index
@@ -117,10 +118,13 @@ class InputLayout:
             return _fill_array(np.asarray(original), filled[0], missing[0])
         if self.kind == "arrays":
             return [
-                _fill_array(np.asarray(a), v, m) for a, v, m in zip(original, filled, missing, strict=True)
+                _fill_array(np.asarray(a), v, m)
+                for a, v, m in zip(original, filled, missing, strict=True)
             ]
         stacked = np.asarray(original)
-        out = stacked.astype(stacked.dtype if np.issubdtype(stacked.dtype, np.floating) else np.float64)
+        out = stacked.astype(
+            stacked.dtype if np.issubdtype(stacked.dtype, np.floating) else np.float64
+        )
         for i, (vals, miss) in enumerate(zip(filled, missing, strict=True)):
             out[i][miss] = vals[miss]
         return out
@@ -188,7 +192,8 @@ def _check_numeric_frame(frame: pd.DataFrame, where: str) -> None:
     bad = {
         str(c): str(frame[c].dtype)
         for c in frame.columns
-        if not pd.api.types.is_numeric_dtype(frame[c].dtype) or pd.api.types.is_complex_dtype(frame[c].dtype)
+        if not pd.api.types.is_numeric_dtype(frame[c].dtype)
+        or pd.api.types.is_complex_dtype(frame[c].dtype)
     }
     if bad:
         raise ValueError(
@@ -198,7 +203,9 @@ def _check_numeric_frame(frame: pd.DataFrame, where: str) -> None:
         )
 
 
-def _check_finite(values: np.ndarray, labels: pd.Index | None, index: pd.Index | None, where: str) -> None:
+def _check_finite(
+    values: np.ndarray, labels: pd.Index | None, index: pd.Index | None, where: str
+) -> None:
     infinite = np.isinf(values)
     if infinite.any():
         row, col = (int(i[0]) for i in np.nonzero(infinite))
@@ -221,9 +228,13 @@ def _is_sparse(X: Any) -> bool:
 
 def _check_not_empty(shape: tuple[int, ...]) -> None:
     if shape[0] == 0:
-        raise ValueError(f"Found array with 0 sample(s) (shape={shape}) while a minimum of 1 is required.")
+        raise ValueError(
+            f"Found array with 0 sample(s) (shape={shape}) while a minimum of 1 is required."
+        )
     if shape[1] == 0:
-        raise ValueError(f"Found array with 0 feature(s) (shape={shape}) while a minimum of 1 is required.")
+        raise ValueError(
+            f"Found array with 0 feature(s) (shape={shape}) while a minimum of 1 is required."
+        )
 
 
 def time_stamps(index: pd.Index, where: str = "") -> tuple[np.ndarray, bool]:
@@ -241,7 +252,10 @@ def time_stamps(index: pd.Index, where: str = "") -> tuple[np.ndarray, bool]:
     if isinstance(index, (pd.DatetimeIndex, pd.TimedeltaIndex)):
         if index.hasnans:
             row = int(np.flatnonzero(index.isna())[0])
-            raise ValueError(f"{where}the time index has a missing time stamp (NaT) at row {row}; drop or fix that row.")
+            raise ValueError(
+                f"{where}the time index has a missing time stamp (NaT) at row {row}; "
+                "drop or fix that row."
+            )
         # pandas may store datetimes in s, ms, us or ns: always measure in nanoseconds.
         raw = index.as_unit("ns").asi8.astype(np.float64)
         if len(raw) > 1:
@@ -328,7 +342,10 @@ def parse_input(X: Any) -> ParsedInput:
         values = _frame_values(X, "")
         raw, real = time_stamps(X.index)
         layout = InputLayout(
-            kind="frame", columns=X.columns, indexes=[X.index], frame_index=X.index,
+            kind="frame",
+            columns=X.columns,
+            indexes=[X.index],
+            frame_index=X.index,
             dtypes=list(X.dtypes),
         )
         return ParsedInput([values], [raw], real, layout)
@@ -339,7 +356,9 @@ def parse_input(X: Any) -> ParsedInput:
         )
     if isinstance(X, (list, tuple)):
         if X and not any(isinstance(item, (pd.DataFrame, np.ndarray)) for item in X):
-            return parse_input(np.asarray(X))  # a nested list is an array-like, not a list of series
+            return parse_input(
+                np.asarray(X)
+            )  # a nested list is an array-like, not a list of series
         return _parse_list(X)
     if hasattr(X, "__array__") or isinstance(X, np.ndarray):
         array = np.asarray(X)
@@ -350,8 +369,10 @@ def parse_input(X: Any) -> ParsedInput:
             series = [values[i] for i in range(values.shape[0])]
             stamps = [np.arange(values.shape[1], dtype=np.float64)] * len(series)
             layout = InputLayout(
-                kind="array3d", columns=None,
-                indexes=[pd.RangeIndex(values.shape[1])] * len(series), dtypes=[array.dtype],
+                kind="array3d",
+                columns=None,
+                indexes=[pd.RangeIndex(values.shape[1])] * len(series),
+                dtypes=[array.dtype],
             )
             return ParsedInput(series, stamps, False, layout)
         if array.ndim != 2:
@@ -362,7 +383,9 @@ def parse_input(X: Any) -> ParsedInput:
             )
         _check_not_empty(array.shape)
         values = _array_values(array, "")
-        layout = InputLayout(kind="array", columns=None, indexes=[pd.RangeIndex(len(values))], dtypes=[array.dtype])
+        layout = InputLayout(
+            kind="array", columns=None, indexes=[pd.RangeIndex(len(values))], dtypes=[array.dtype]
+        )
         return ParsedInput([values], [np.arange(len(values), dtype=np.float64)], False, layout)
     raise TypeError(
         f"Unsupported input type {type(X).__name__}; pass a DataFrame, a list of DataFrames, a "
@@ -395,9 +418,15 @@ def _parse_list(items: Sequence[Any]) -> ParsedInput:
             stamps.append(raw)
             realness.append(real)
         if len(set(realness)) > 1:
-            raise ValueError("Mix of datetime-indexed and other frames in the list; use one kind of index for all.")
+            raise ValueError(
+                "Mix of datetime-indexed and other frames in the list; "
+                "use one kind of index for all."
+            )
         layout = InputLayout(
-            kind="frames", columns=columns, indexes=[f.index for f in frames], dtypes=list(frames[0].dtypes)
+            kind="frames",
+            columns=columns,
+            indexes=[f.index for f in frames],
+            dtypes=list(frames[0].dtypes),
         )
         return ParsedInput(values, stamps, realness[0], layout)
     if all(isinstance(a, np.ndarray) for a in items):
@@ -406,13 +435,19 @@ def _parse_list(items: Sequence[Any]) -> ParsedInput:
         for i, a in enumerate(arrays):
             if a.ndim != 2 or a.shape[0] == 0 or a.shape[1] != width:
                 raise ValueError(
-                    f"list item {i}: expected a non-empty 2-D array with {width} columns, got shape {a.shape}."
+                    f"list item {i}: expected a non-empty 2-D array with {width} columns, "
+                    f"got shape {a.shape}."
                 )
         values = [_array_values(a, f"list item {i}: ") for i, a in enumerate(arrays)]
         layout = InputLayout(
-            kind="arrays", columns=None, indexes=[pd.RangeIndex(len(a)) for a in arrays], dtypes=[arrays[0].dtype]
+            kind="arrays",
+            columns=None,
+            indexes=[pd.RangeIndex(len(a)) for a in arrays],
+            dtypes=[arrays[0].dtype],
         )
-        return ParsedInput(values, [np.arange(len(v), dtype=np.float64) for v in values], False, layout)
+        return ParsedInput(
+            values, [np.arange(len(v), dtype=np.float64) for v in values], False, layout
+        )
     kinds = sorted({type(f).__name__ for f in items})
     raise TypeError(f"A list input must hold only DataFrames or only 2-D arrays, got {kinds}.")
 
@@ -438,10 +473,16 @@ def _parse_multiindex(frame: pd.DataFrame) -> ParsedInput:
         indexes.append(pd.Index(time_index))
         realness.append(real)
     if len(set(realness)) > 1:
-        raise ValueError("Some series have datetime time stamps and others not; use one kind for all.")
+        raise ValueError(
+            "Some series have datetime time stamps and others not; use one kind for all."
+        )
     layout = InputLayout(
-        kind="multiindex", columns=frame.columns, indexes=indexes, row_positions=positions,
-        frame_index=frame.index, dtypes=list(frame.dtypes),
+        kind="multiindex",
+        columns=frame.columns,
+        indexes=indexes,
+        row_positions=positions,
+        frame_index=frame.index,
+        dtypes=list(frame.dtypes),
     )
     return ParsedInput(values, stamps, realness[0], layout)
 

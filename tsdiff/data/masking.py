@@ -11,11 +11,15 @@ import torch
 TARGET_STRATEGIES: tuple[str, ...] = ("random", "historical", "mix")
 
 
-def _uniform(shape: tuple[int, ...], like: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+def _uniform(
+    shape: tuple[int, ...], like: torch.Tensor, generator: torch.Generator | None
+) -> torch.Tensor:
     return torch.rand(shape, generator=generator, device=like.device)
 
 
-def random_condition_mask(observed: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+def random_condition_mask(
+    observed: torch.Tensor, generator: torch.Generator | None = None
+) -> torch.Tensor:
     """CSDI's random strategy: each window hides a uniformly drawn fraction of its observed cells.
 
     Parameters

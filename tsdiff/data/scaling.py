@@ -17,7 +17,9 @@ class NaNStandardScaler:
     scale_ : ndarray of shape (n_columns,)
     """
 
-    def fit(self, arrays: list[np.ndarray], column_labels: list[str] | None = None) -> NaNStandardScaler:
+    def fit(
+        self, arrays: list[np.ndarray], column_labels: list[str] | None = None
+    ) -> NaNStandardScaler:
         """Compute the statistics over the rows of all ``arrays`` (each ``(n_steps, n_columns)``).
 
         Raises
@@ -29,7 +31,9 @@ class NaNStandardScaler:
         counts = np.sum(~np.isnan(stacked), axis=0)
         if (counts == 0).any():
             empty = np.flatnonzero(counts == 0)
-            names = [column_labels[i] for i in empty] if column_labels is not None else empty.tolist()
+            names = (
+                [column_labels[i] for i in empty] if column_labels is not None else empty.tolist()
+            )
             raise ValueError(
                 f"Column(s) {names} have no observed value in the training data, so their scale "
                 "cannot be learned; drop them or provide data where they are observed."

@@ -84,9 +84,14 @@ class WindowStore:
     def subset(self, window_ids: np.ndarray) -> WindowStore:
         """The same store with only some of the windows."""
         return WindowStore(
-            values=self.values, observed=self.observed, timestamps=self.timestamps,
-            starts=self.starts[window_ids], series_of_window=self.series_of_window[window_ids],
-            local_starts=self.local_starts[window_ids], offsets=self.offsets, lengths=self.lengths,
+            values=self.values,
+            observed=self.observed,
+            timestamps=self.timestamps,
+            starts=self.starts[window_ids],
+            series_of_window=self.series_of_window[window_ids],
+            local_starts=self.local_starts[window_ids],
+            offsets=self.offsets,
+            lengths=self.lengths,
             length=self.length,
         )
 

@@ -116,7 +116,9 @@ class DDIMSampler:
         """
         t = int(timestep)
         if t not in self._prev:
-            raise ValueError(f"timestep {t} is not one of the sampler's timesteps; call set_timesteps.")
+            raise ValueError(
+                f"timestep {t} is not one of the sampler's timesteps; call set_timesteps."
+            )
         t_prev = self._prev[t]
         abar_t = self._alpha_bar(t)
         abar_prev = self._alpha_bar(t_prev)

@@ -26,7 +26,8 @@ def make_betas(
     Parameters
     ----------
     schedule : {"quad", "linear", "cosine"}
-        ``"quad"`` is CSDI's schedule: ``beta_t = linspace(sqrt(beta_start), sqrt(beta_end), T) ** 2``.
+        ``"quad"`` is CSDI's schedule:
+        ``beta_t = linspace(sqrt(beta_start), sqrt(beta_end), T) ** 2``.
         ``"linear"`` is ``linspace(beta_start, beta_end, T)`` (Ho et al., 2020).
         ``"cosine"`` is Nichol & Dhariwal (2021): ``alpha_bar(t) = cos((t/T + s)/(1 + s) * pi/2)^2``
         with ``beta_t = 1 - alpha_bar(t+1)/alpha_bar(t)`` clipped at 0.999; ``beta_start`` and
@@ -100,7 +101,9 @@ class NoiseSchedule:
             "beta_end": self.beta_end,
         }
 
-    def _expand(self, values: torch.Tensor, timesteps: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    def _expand(
+        self, values: torch.Tensor, timesteps: torch.Tensor, like: torch.Tensor
+    ) -> torch.Tensor:
         picked = values.to(like.device)[timesteps.to(like.device)].to(like.dtype)
         return picked.reshape(picked.shape + (1,) * (like.dim() - picked.dim()))
 

@@ -29,7 +29,9 @@ class TransformerLayer(nn.Module):
         Dropout after attention and in the feed-forward part.
     """
 
-    def __init__(self, channels: int, n_heads: int, feedforward_dim: int = 64, dropout: float = 0.1) -> None:
+    def __init__(
+        self, channels: int, n_heads: int, feedforward_dim: int = 64, dropout: float = 0.1
+    ) -> None:
         super().__init__()
         if channels % n_heads:
             raise ValueError(f"channels ({channels}) must be divisible by n_heads ({n_heads}).")
@@ -77,7 +79,9 @@ class ResidualBlock(nn.Module):
         Dropout inside the transformers.
     """
 
-    def __init__(self, channels: int, diffusion_embedding_dim: int, n_heads: int, dropout: float) -> None:
+    def __init__(
+        self, channels: int, diffusion_embedding_dim: int, n_heads: int, dropout: float
+    ) -> None:
         super().__init__()
         self.diffusion_projection = nn.Linear(diffusion_embedding_dim, channels)
         self.time_layer = TransformerLayer(channels, n_heads, dropout=dropout)

@@ -81,12 +81,16 @@ class CSDIDenoiser(nn.Module):
         alphas_cumprod: torch.Tensor | None = None,
     ) -> None:
         super().__init__()
+        self.alphas_cumprod: torch.Tensor
+        self.prior_variance: torch.Tensor
         self.prior_skip = alphas_cumprod is not None
         # Per-feature variance of x_0 around the conditioning channel (set from data in fit).
         self.register_buffer("prior_variance", torch.ones(n_features))
         if alphas_cumprod is not None:
             if len(alphas_cumprod) != num_steps:
-                raise ValueError(f"alphas_cumprod has {len(alphas_cumprod)} steps, expected {num_steps}.")
+                raise ValueError(
+                    f"alphas_cumprod has {len(alphas_cumprod)} steps, expected {num_steps}."
+                )
             self.register_buffer("alphas_cumprod", alphas_cumprod.float().clone(), persistent=False)
         self.n_features = n_features
         self.channels = channels
@@ -102,7 +106,8 @@ class CSDIDenoiser(nn.Module):
         self.side_feature = nn.Linear(feature_embedding_dim, side_width, bias=False)
         self.side_mask = nn.Linear(1, side_width, bias=False)
         self.blocks = nn.ModuleList(
-            ResidualBlock(channels, diffusion_embedding_dim, n_heads, dropout) for _ in range(n_layers)
+            ResidualBlock(channels, diffusion_embedding_dim, n_heads, dropout)
+            for _ in range(n_layers)
         )
         self.output_hidden = nn.Linear(channels, channels)
         nn.init.kaiming_normal_(self.output_hidden.weight)
@@ -124,7 +129,7 @@ class CSDIDenoiser(nn.Module):
         timestamps : torch.Tensor
             ``(B, L)`` time stamps relative to the window start, in base steps.
         """
-        batch, features, length = values.shape
+        features = values.shape[1]
         if features != self.n_features:
             raise ValueError(f"Expected {self.n_features} features, got {features}.")
         cond_mask = cond_mask.to(values.dtype)
@@ -138,7 +143,10 @@ class CSDIDenoiser(nn.Module):
             + self.side_mask(cond_mask.unsqueeze(-1))
         )
         return DenoiserContext(
-            cond_mask=cond_mask, condition=condition, cond_input=cond_input, side=list(side.chunk(self.n_layers, dim=-1))
+            cond_mask=cond_mask,
+            condition=condition,
+            cond_input=cond_input,
+            side=list(side.chunk(self.n_layers, dim=-1)),
         )
 
     def forward(
@@ -175,7 +183,9 @@ class CSDIDenoiser(nn.Module):
         total, features, length = noisy.shape
         batch = total // repeats
         target_mask = 1.0 - context.cond_mask
-        noisy_part = (noisy.view(batch, repeats, features, length) * target_mask.unsqueeze(1)).unsqueeze(-1)
+        noisy_part = (
+            noisy.view(batch, repeats, features, length) * target_mask.unsqueeze(1)
+        ).unsqueeze(-1)
         x = context.cond_input.unsqueeze(1) + noisy_part * self.input_projection.weight[:, 1]
         x = F.relu(x).view(total, features, length, self.channels)
         step_embedding = self.step_embedding(steps)
@@ -190,5 +200,7 @@ class CSDIDenoiser(nn.Module):
         abar = self.alphas_cumprod[steps].to(noisy.dtype).view(total, 1, 1)
         centre = context.condition.to(noisy.dtype).repeat_interleave(repeats, dim=0)
         variance = self.prior_variance.to(noisy.dtype).view(1, features, 1)
-        prior = (1.0 - abar).sqrt() * (noisy - abar.sqrt() * centre) / (abar * variance + 1.0 - abar)
+        prior = (
+            (1.0 - abar).sqrt() * (noisy - abar.sqrt() * centre) / (abar * variance + 1.0 - abar)
+        )
         return prior + residual

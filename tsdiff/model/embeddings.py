@@ -8,7 +8,9 @@ import torch
 from torch import nn
 
 
-def sinusoidal_embedding(positions: torch.Tensor, dim: int, max_period: float = 10000.0) -> torch.Tensor:
+def sinusoidal_embedding(
+    positions: torch.Tensor, dim: int, max_period: float = 10000.0
+) -> torch.Tensor:
     """Transformer-style sinusoidal embedding of real-valued positions.
 
     Parameters
@@ -30,7 +32,9 @@ def sinusoidal_embedding(positions: torch.Tensor, dim: int, max_period: float = 
         raise ValueError(f"Embedding width must be even, got {dim}.")
     half = dim // 2
     frequencies = torch.exp(
-        -math.log(max_period) * torch.arange(half, device=positions.device, dtype=torch.float32) / half
+        -math.log(max_period)
+        * torch.arange(half, device=positions.device, dtype=torch.float32)
+        / half
     )
     angles = positions.float().unsqueeze(-1) * frequencies
     embedding = torch.empty(*positions.shape, dim, device=positions.device, dtype=torch.float32)

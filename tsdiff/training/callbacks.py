@@ -18,7 +18,12 @@ class BudgetLRDecay(pl.Callback):
     run also gets its decay.
     """
 
-    def __init__(self, max_epochs: int | None, max_time_seconds: float | None, milestones: tuple[float, float] = (0.75, 0.9)) -> None:
+    def __init__(
+        self,
+        max_epochs: int | None,
+        max_time_seconds: float | None,
+        milestones: tuple[float, float] = (0.75, 0.9),
+    ) -> None:
         self.max_epochs = max_epochs
         self.max_time_seconds = max_time_seconds
         self.milestones = milestones
@@ -33,13 +38,19 @@ class BudgetLRDecay(pl.Callback):
         """Fraction of the budget used so far (0 to 1)."""
         fractions = [0.0]
         if self.max_epochs:
-            per_epoch = max(int(trainer.num_training_batches or 1), 1) if trainer.num_training_batches != float("inf") else 1
+            per_epoch = (
+                max(int(trainer.num_training_batches or 1), 1)
+                if trainer.num_training_batches != float("inf")
+                else 1
+            )
             fractions.append((trainer.current_epoch + batch_idx / per_epoch) / self.max_epochs)
         if self.max_time_seconds:
             fractions.append((time.monotonic() - self._start) / self.max_time_seconds)
         return min(max(fractions), 1.0)
 
-    def on_train_batch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule, batch: Any, batch_idx: int) -> None:
+    def on_train_batch_start(
+        self, trainer: pl.Trainer, pl_module: pl.LightningModule, batch: Any, batch_idx: int
+    ) -> None:
         done = self.progress(trainer, batch_idx)
         factor = 0.1 ** sum(done >= m for m in self.milestones)
         groups = [group for opt in trainer.optimizers for group in opt.param_groups]
@@ -48,7 +59,7 @@ class BudgetLRDecay(pl.Callback):
 
 
 class RestoreBestWeights(pl.Callback):
-    """Keep a copy of the weights with the lowest monitored loss and load them when training ends."""
+    """Keep a copy of the weights with the lowest monitored loss; load them when training ends."""
 
     def __init__(self, monitor: str = "val_loss") -> None:
         self.monitor = monitor
@@ -66,7 +77,9 @@ class RestoreBestWeights(pl.Callback):
         if value < self.best_score:
             self.best_score = value
             self.best_epoch = trainer.current_epoch
-            self._best_state = copy.deepcopy({k: v.detach().cpu() for k, v in pl_module.state_dict().items()})
+            self._best_state = copy.deepcopy(
+                {k: v.detach().cpu() for k, v in pl_module.state_dict().items()}
+            )
 
     def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if self._best_state is not None:

@@ -25,7 +25,11 @@ class WindowDataModule(pl.LightningDataModule):
     """
 
     def __init__(
-        self, train_store: WindowStore, val_store: WindowStore | None, batch_size: int, num_workers: int = 0
+        self,
+        train_store: WindowStore,
+        val_store: WindowStore | None,
+        batch_size: int,
+        num_workers: int = 0,
     ) -> None:
         super().__init__()
         self.train_store = train_store
@@ -39,14 +43,21 @@ class WindowDataModule(pl.LightningDataModule):
 
     def train_dataloader(self) -> DataLoader:
         return DataLoader(
-            self.train_dataset, batch_size=self.batch_size, shuffle=True, collate_fn=collate_batch,
-            num_workers=self.num_workers, drop_last=len(self.train_dataset) > self.batch_size,
+            self.train_dataset,
+            batch_size=self.batch_size,
+            shuffle=True,
+            collate_fn=collate_batch,
+            num_workers=self.num_workers,
+            drop_last=len(self.train_dataset) > self.batch_size,
         )
 
     def val_dataloader(self) -> DataLoader:
         if self.val_dataset is None:
-            return DataLoader([])
+            return DataLoader(WindowDataset(self.train_store), batch_size=1, sampler=[])
         return DataLoader(
-            self.val_dataset, batch_size=self.batch_size, shuffle=False, collate_fn=collate_batch,
+            self.val_dataset,
+            batch_size=self.batch_size,
+            shuffle=False,
+            collate_fn=collate_batch,
             num_workers=self.num_workers,
         )

@@ -65,7 +65,15 @@ def quiet_lightning(verbose: bool) -> Iterator[None]:
     if verbose:
         yield
         return
-    loggers = [logging.getLogger(name) for name in ("pytorch_lightning", "lightning.pytorch", "lightning_fabric", "lightning.fabric")]
+    loggers = [
+        logging.getLogger(name)
+        for name in (
+            "pytorch_lightning",
+            "lightning.pytorch",
+            "lightning_fabric",
+            "lightning.fabric",
+        )
+    ]
     levels = [lg.level for lg in loggers]
     for lg in loggers:
         lg.setLevel(logging.ERROR)
@@ -81,7 +89,11 @@ def quiet_lightning(verbose: bool) -> Iterator[None]:
 
 
 def estimate_prior_variance(
-    network: CSDIDenoiser, store: WindowStore, strategy: str, seed: int | None, max_windows: int = 1024
+    network: CSDIDenoiser,
+    store: WindowStore,
+    strategy: str,
+    seed: int | None,
+    max_windows: int = 1024,
 ) -> torch.Tensor:
     """Per-feature mean squared error of the conditioning fill on training target cells.
 
@@ -91,7 +103,9 @@ def estimate_prior_variance(
     """
     rng = np.random.default_rng(seed)
     ids = np.sort(rng.permutation(store.n_windows)[:max_windows])
-    values, observed, stamps = (torch.from_numpy(np.ascontiguousarray(a)) for a in store.gather(ids))
+    values, observed, stamps = (
+        torch.from_numpy(np.ascontiguousarray(a)) for a in store.gather(ids)
+    )
     generator = torch.Generator().manual_seed(int(rng.integers(2**31)))
     cond = condition_mask(observed, strategy, generator)
     target = (observed & ~cond).to(values.dtype)
@@ -121,14 +135,22 @@ def train_denoiser(
             estimate_prior_variance(network, train_store, config.target_strategy, config.seed)
         )
     module = DiffusionImputationModule(
-        network, schedule_config, target_strategy=config.target_strategy,
-        learning_rate=config.learning_rate, weight_decay=config.weight_decay,
+        network,
+        schedule_config,
+        target_strategy=config.target_strategy,
+        learning_rate=config.learning_rate,
+        weight_decay=config.weight_decay,
         validation_seed=config.seed or 0,
     )
-    datamodule = WindowDataModule(train_store, val_store if has_validation else None, config.batch_size)
+    datamodule = WindowDataModule(
+        train_store, val_store if has_validation else None, config.batch_size
+    )
     history = LossHistory()
     best = RestoreBestWeights()
-    callbacks: list[pl.Callback] = [BudgetLRDecay(config.max_epochs, config.max_time_seconds), history]
+    callbacks: list[pl.Callback] = [
+        BudgetLRDecay(config.max_epochs, config.max_time_seconds),
+        history,
+    ]
     if has_validation:
         callbacks.append(best)
     callbacks.extend(config.extra_callbacks)
@@ -136,10 +158,17 @@ def train_denoiser(
         if config.seed is not None:
             pl.seed_everything(config.seed, workers=True, verbose=False)
         trainer = make_trainer(
-            max_epochs=config.max_epochs, max_time_seconds=config.max_time_seconds,
-            accelerator=config.accelerator, devices=config.devices, precision=config.precision,
-            strategy=config.strategy, num_nodes=config.num_nodes, patience=config.patience,
-            has_validation=has_validation, callbacks=callbacks, logger=config.logger,
+            max_epochs=config.max_epochs,
+            max_time_seconds=config.max_time_seconds,
+            accelerator=config.accelerator,
+            devices=config.devices,
+            precision=config.precision,
+            strategy=config.strategy,
+            num_nodes=config.num_nodes,
+            patience=config.patience,
+            has_validation=has_validation,
+            callbacks=callbacks,
+            logger=config.logger,
             verbose=config.verbose,
         )
         start = time.perf_counter()

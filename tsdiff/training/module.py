@@ -79,17 +79,33 @@ class DiffusionImputationModule(pl.LightningModule):
 
     def training_step(self, batch: Batch, batch_idx: int) -> torch.Tensor:
         loss, _ = masked_noise_loss(self.network, self.schedule, batch, self.target_strategy)
-        self.log("train_loss", loss, on_step=False, on_epoch=True, prog_bar=True, batch_size=len(batch["values"]))
+        self.log(
+            "train_loss",
+            loss,
+            on_step=False,
+            on_epoch=True,
+            prog_bar=True,
+            batch_size=len(batch["values"]),
+        )
         return loss
 
     def validation_step(self, batch: Batch, batch_idx: int) -> torch.Tensor:
         generator = torch.Generator().manual_seed(self.validation_seed + batch_idx)
-        loss, _ = masked_noise_loss(self.network, self.schedule, batch, self.target_strategy, generator)
+        loss, _ = masked_noise_loss(
+            self.network, self.schedule, batch, self.target_strategy, generator
+        )
         self.log(
-            "val_loss", loss, on_step=False, on_epoch=True, prog_bar=True, sync_dist=True,
+            "val_loss",
+            loss,
+            on_step=False,
+            on_epoch=True,
+            prog_bar=True,
+            sync_dist=True,
             batch_size=len(batch["values"]),
         )
         return loss
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
-        return torch.optim.Adam(self.network.parameters(), lr=self.learning_rate, weight_decay=self.weight_decay)
+        return torch.optim.Adam(
+            self.network.parameters(), lr=self.learning_rate, weight_decay=self.weight_decay
+        )

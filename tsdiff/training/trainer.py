@@ -24,7 +24,7 @@ def make_trainer(
     callbacks: list[pl.Callback] | None = None,
     logger: Any = False,
     verbose: bool = True,
-    deterministic: bool | str = False,
+    deterministic: bool = False,
     default_root_dir: str | None = None,
 ) -> pl.Trainer:
     """Return a Trainer for tsdiff's training loop.
