@@ -245,6 +245,7 @@ class DiffusionEstimatorBase(BaseEstimator):
         self.time_step_ = base_time_step(parsed.raw_stamps) if parsed.real_time else 1.0
         self.real_time_ = parsed.real_time
         series = parsed.series(self.time_step_)
+        val_series: SeriesSet | None
         if validation_data is not None:
             val_parsed = self._parse(validation_data, reset=False)
             if val_parsed.real_time != parsed.real_time:
