@@ -137,7 +137,9 @@ class DiffusionEstimatorBase(BaseEstimator):
                 f"({self.diffusion_steps}); lower sampling_steps."
             )
         if self.schedule != "cosine" and self.beta_start >= self.beta_end:
-            raise ValueError(f"beta_start ({self.beta_start}) must be below beta_end ({self.beta_end}).")
+            raise ValueError(
+                f"beta_start ({self.beta_start}) must be below beta_end ({self.beta_end})."
+            )
         for name in ("diffusion_embedding_dim", "time_embedding_dim"):
             if getattr(self, name) % 2:
                 raise ValueError(f"{name} must be even, got {getattr(self, name)}.")
@@ -147,8 +149,13 @@ class DiffusionEstimatorBase(BaseEstimator):
         parsed = parse_input(X)
         if parsed.layout.kind in ("frame", "array"):
             validate_data(
-                self, X, reset=reset, ensure_all_finite="allow-nan", dtype=None,
-                ensure_min_samples=1, ensure_min_features=1,
+                self,
+                X,
+                reset=reset,
+                ensure_all_finite="allow-nan",
+                dtype=None,
+                ensure_min_samples=1,
+                ensure_min_features=1,
             )
             return parsed
         n_columns = parsed.values[0].shape[1]
@@ -166,7 +173,11 @@ class DiffusionEstimatorBase(BaseEstimator):
                 f"{self.n_features_in_} features as input."
             )
         fitted_names = getattr(self, "feature_names_in_", None)
-        if fitted_names is not None and names is not None and not np.array_equal(names, fitted_names):
+        if (
+            fitted_names is not None
+            and names is not None
+            and not np.array_equal(names, fitted_names)
+        ):
             missing = [c for c in fitted_names if c not in set(names)]
             extra = [c for c in names if c not in set(fitted_names)]
             raise ValueError(
@@ -241,7 +252,9 @@ class DiffusionEstimatorBase(BaseEstimator):
         self._validate_params()
         self._check_parameter_consistency()
         parsed = self._parse(X, reset=True)
-        labels = [str(c) for c in parsed.layout.columns] if parsed.layout.columns is not None else None
+        labels = (
+            [str(c) for c in parsed.layout.columns] if parsed.layout.columns is not None else None
+        )
         self.time_step_ = base_time_step(parsed.raw_stamps) if parsed.real_time else 1.0
         self.real_time_ = parsed.real_time
         series = parsed.series(self.time_step_)
@@ -296,7 +309,9 @@ class DiffusionEstimatorBase(BaseEstimator):
             logger=logger,
         )
         try:
-            result = train_denoiser(network, self._schedule_config(), train_store, val_store, config)
+            result = train_denoiser(
+                network, self._schedule_config(), train_store, val_store, config
+            )
         except BaseException:
             self._abort_tracking()
             raise
@@ -358,7 +373,10 @@ class DiffusionEstimatorBase(BaseEstimator):
         wanted = str(self.accelerator).lower()
         if wanted in ("gpu", "cuda") or (wanted == "auto" and torch.cuda.is_available()):
             if not torch.cuda.is_available():
-                warnings.warn("accelerator asks for a GPU but CUDA is not available; sampling on CPU.", stacklevel=3)
+                warnings.warn(
+                    "accelerator asks for a GPU but CUDA is not available; sampling on CPU.",
+                    stacklevel=3,
+                )
                 return torch.device("cpu")
             return torch.device("cuda")
         return torch.device("cpu")
@@ -376,7 +394,11 @@ class DiffusionEstimatorBase(BaseEstimator):
         return build_window_store(series, self._standardise(series), self.window_length, stride)
 
     def _draw_samples(
-        self, series: SeriesSet, n_samples: int, store: WindowStore | None = None, only_missing: bool = True
+        self,
+        series: SeriesSet,
+        n_samples: int,
+        store: WindowStore | None = None,
+        only_missing: bool = True,
     ) -> tuple[list[np.ndarray], WindowStore]:
         """Samples in original units, per series ``(n_samples, n_steps, n_columns)``.
 
@@ -394,7 +416,8 @@ class DiffusionEstimatorBase(BaseEstimator):
         else:
             needs = np.ones(n_windows, dtype=bool)
         window_samples = np.broadcast_to(
-            store.values[rows].transpose(0, 2, 1)[:, None], (n_windows, n_samples, store.values.shape[1], store.length)
+            store.values[rows].transpose(0, 2, 1)[:, None],
+            (n_windows, n_samples, store.values.shape[1], store.length),
         ).copy()
         if needs.any():
             from tsdiff.inference import sample_windows
@@ -419,8 +442,12 @@ class DiffusionEstimatorBase(BaseEstimator):
             window_samples[needs] = drawn
         per_series = stitch(store, window_samples)
         results = []
-        for samples, original in zip(per_series, series.values, strict=True):
-            values = self.scaler_.inverse_transform(self._scale_spread(samples.astype(np.float64)))
+        standardised = self._standardise(series)
+        for samples, original, scaled, stamps in zip(
+            per_series, series.values, standardised, series.timestamps, strict=True
+        ):
+            calibrated = self._calibrate_samples(samples.astype(np.float64), scaled, stamps)
+            values = self.scaler_.inverse_transform(calibrated)
             observed = ~np.isnan(original)
             values[:, observed] = original[observed]
             results.append(values)
@@ -429,58 +456,108 @@ class DiffusionEstimatorBase(BaseEstimator):
     def _sampler_key(self) -> list[Any]:
         return [self.sampler, int(self.sampling_steps), float(self.eta)]
 
-    def _calibrate_intervals(self, series: SeriesSet | None) -> None:
-        """Fit one factor that widens (or narrows) sample spread around the median.
+    def _calibrate_on_held_out(self, series: SeriesSet | None) -> None:
+        """Learn, on held-out cells, how to blend with interpolation and how wide to draw samples.
 
-        Observed cells of held-out windows are hidden (with the training target strategy) and
-        imputed; the factor ``c`` is the 0.9-quantile over those cells of the distance of the truth
-        from the sample median, in units of the distance from the median to the 5 % or 95 % sample
-        quantile on the truth's side. Samples are then drawn as ``median + c * (sample - median)``,
-        which leaves the median (``transform``) unchanged and makes 90 % intervals cover 90 % of
-        held-out cells. Few-step samplers under-disperse (see docs/design.md), hence the need.
-        Sets ``interval_scale_`` (1.0 when there is nothing to calibrate on) and
-        ``interval_scale_sampler_``, the sampler settings it holds for.
+        Observed cells of up to ``calibration_windows`` held-out windows are hidden (with the
+        training target strategy) and imputed with the current sampler settings. Then:
+
+        1. ``blend_weights_`` (per column, in [0, 1]): the weight ``w`` of the sample median
+           against linear interpolation in time that minimises the absolute error on those cells
+           (a stacking step: on held-out cells the blend is never worse than either alone, so a
+           briefly trained model does not lose to interpolation). Samples are shifted so
+           their median becomes ``w * median + (1 - w) * interpolation``; their spread is kept.
+        2. ``interval_scale_``: the 0.9-quantile over the cells of the distance of the truth from
+           the blended median, in units of the distance from the median to the 5 % or 95 % sample
+           quantile on the truth's side. Samples are drawn as ``median + c * (sample - median)``,
+           which leaves the median unchanged and makes 90 % intervals cover 90 % of held-out
+           cells (few-step samplers under-disperse; see docs/design.md).
+
+        Both hold for the sampler settings at fit time (``calibrated_sampler_``).
         """
+        n_columns = self.n_features_in_
+        self.blend_weights_ = np.ones(n_columns)
         self.interval_scale_ = 1.0
-        self.interval_scale_sampler_ = self._sampler_key()
+        self.calibrated_sampler_ = self._sampler_key()
         if series is None or self.calibration_windows == 0:
             return
         from tsdiff.data.masking import condition_mask
         from tsdiff.inference import sample_windows
+        from tsdiff.model.conditioning import interpolate_along_time
 
-        store = build_window_store(series, self._standardise(series), self.window_length, self.window_length)
+        store = build_window_store(
+            series, self._standardise(series), self.window_length, self.window_length
+        )
         rng = np.random.default_rng(self.random_state)
         keep = rng.permutation(store.n_windows)[: self.calibration_windows]
         store = store.subset(np.sort(keep))
-        values, observed, _ = store.gather(np.arange(store.n_windows))
+        values, observed, stamps = store.gather(np.arange(store.n_windows))
         generator = torch.Generator().manual_seed(int(rng.integers(2**31)))
         cond = condition_mask(torch.from_numpy(observed), self.target_strategy, generator).numpy()
         hidden = observed & ~cond
         if hidden.sum() < 20:
             return
         drawn = sample_windows(
-            self.model_, NoiseSchedule(**self._schedule_config()), store,
-            n_samples=min(self.n_samples, 20), sampler=self.sampler, sampling_steps=self.sampling_steps,
-            eta=self.eta, batch_size=self.inference_batch_size, seed=self.random_state,
-            device=self._inference_device(), precision=self._inference_precision(),
-            progress=self.verbose, condition_masks=cond,
+            self.model_,
+            NoiseSchedule(**self._schedule_config()),
+            store,
+            n_samples=min(self.n_samples, 20),
+            sampler=self.sampler,
+            sampling_steps=self.sampling_steps,
+            eta=self.eta,
+            batch_size=self.inference_batch_size,
+            seed=self.random_state,
+            device=self._inference_device(),
+            precision=self._inference_precision(),
+            progress=self.verbose,
+            condition_masks=cond,
         )
         self.model_ = self.model_.cpu()
-        draws = drawn.transpose(1, 0, 2, 3)[:, hidden]  # (n_samples, n_hidden)
+        interpolated = interpolate_along_time(
+            torch.from_numpy(values * cond),
+            torch.from_numpy(cond.astype(np.float32)),
+            torch.from_numpy(stamps),
+        ).numpy()[hidden]
+        column = np.broadcast_to(np.arange(n_columns)[None, :, None], hidden.shape)[hidden]
+        draws = drawn.transpose(1, 0, 2, 3)[:, hidden].astype(np.float64)  # (n_samples, n_cells)
         truth = values[hidden]
+        median = np.median(draws, axis=0)
+        grid = np.linspace(0.0, 1.0, 11)[:, None]
+        errors = np.abs(grid * median + (1.0 - grid) * interpolated - truth)  # (n_grid, n_cells)
+        counts = np.bincount(column, minlength=n_columns)
+        per_column = np.stack([np.bincount(column, weights=e, minlength=n_columns) for e in errors])
+        best = grid[np.argmin(per_column, axis=0), 0]
+        self.blend_weights_ = np.where(counts >= 5, best, 1.0)
+        weight = self.blend_weights_[column]
+        draws = draws + (1.0 - weight) * (interpolated - median)
         median = np.median(draws, axis=0)
         low, high = np.quantile(draws, [0.05, 0.95], axis=0)
         width = np.where(truth >= median, high - median, median - low)
         ratio = np.abs(truth - median) / np.maximum(width, 1e-6)
         self.interval_scale_ = float(np.clip(np.quantile(ratio, 0.9), 0.2, 20.0))
 
-    def _scale_spread(self, samples: np.ndarray) -> np.ndarray:
-        """Apply ``interval_scale_`` to standardised per-series samples ``(S, n, K)``."""
-        scale = getattr(self, "interval_scale_", 1.0)
-        if scale == 1.0 or getattr(self, "interval_scale_sampler_", None) != self._sampler_key():
+    def _calibrate_samples(
+        self, samples: np.ndarray, standardised: np.ndarray, stamps: np.ndarray
+    ) -> np.ndarray:
+        """Apply ``blend_weights_`` and ``interval_scale_`` to one series' standardised samples.
+
+        ``samples`` is ``(S, n, K)``, ``standardised`` the series' ``(n, K)`` values with NaN.
+        Nothing changes when the sampler settings differ from those calibrated in fit.
+        """
+        if getattr(self, "calibrated_sampler_", None) != self._sampler_key():
             return samples
-        median = np.median(samples, axis=0, keepdims=True)
-        return median + scale * (samples - median)
+        weights = getattr(self, "blend_weights_", None)
+        if weights is not None and np.any(weights < 1.0):
+            from tsdiff.data.interpolation import interpolate_series
+
+            baseline = interpolate_series(standardised, stamps)
+            median = np.median(samples, axis=0, keepdims=True)
+            samples = samples + (1.0 - weights) * (baseline - median)
+        scale = getattr(self, "interval_scale_", 1.0)
+        if scale != 1.0:
+            median = np.median(samples, axis=0, keepdims=True)
+            samples = median + scale * (samples - median)
+        return samples
 
     def _check_fitted_input(self, X: Any) -> ParsedInput:
         check_is_fitted(self, "model_")

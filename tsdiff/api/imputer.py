@@ -96,10 +96,12 @@ class TSDiffImputer(  # type: ignore[call-arg]
     inference_batch_size : int, default=256
         Window-samples per network call while sampling.
     calibration_windows : int, default=32
-        Held-out windows (validation data, else training data) on which ``fit`` calibrates the
-        spread of the samples so that intervals reach their nominal coverage; 0 disables it.
-        The calibration holds for the sampler settings at fit time (``interval_scale_sampler_``);
-        after ``set_params`` changes the sampler, samples are used uncalibrated.
+        Held-out windows (validation data, else training data) on which ``fit`` hides and imputes
+        observed cells to learn (1) per-column weights blending the sample median with linear
+        interpolation (so the imputer does not lose to interpolation on held-out cells) and (2)
+        the spread of the samples so that intervals reach their nominal coverage; 0 disables
+        both. They hold for the sampler settings at fit time (``calibrated_sampler_``); after
+        ``set_params`` changes the sampler, samples are used as drawn.
     random_state : int or None, default=None
         Seed of training and sampling; an int makes results reproducible on CPU.
     verbose : bool, default=True
@@ -132,6 +134,9 @@ class TSDiffImputer(  # type: ignore[call-arg]
         Epochs run, and the epoch whose weights were kept.
     training_seconds_ : float
         Wall-clock training time.
+    blend_weights_ : ndarray of shape (n_features_in_,)
+        Weight of the diffusion samples against linear interpolation, per column (1.0: samples
+        only).
     interval_scale_ : float
         Factor applied to sample deviations from the median (1.0: uncalibrated).
 
@@ -248,7 +253,7 @@ class TSDiffImputer(  # type: ignore[call-arg]
         parsed = self._fit_diffusion(X, validation_data)
         held_out = self._held_out_series
         self._held_out_series = None
-        self._calibrate_intervals(
+        self._calibrate_on_held_out(
             held_out if held_out is not None else parsed.series(self.time_step_)
         )
         self._finish_tracking(X)
