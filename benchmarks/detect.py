@@ -34,8 +34,8 @@ from typing import Any
 
 os.environ.setdefault("OMP_NUM_THREADS", "2")
 
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
+import numpy as np
+import pandas as pd
 
 REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
@@ -80,8 +80,10 @@ class Split:
         return [str(c) for c in self.fit[0].columns]
 
 
-def _split_tail(frame: pd.DataFrame, fraction: float, min_rows: int) -> tuple[pd.DataFrame, pd.DataFrame | None]:
-    held = max(int(round(fraction * len(frame))), min_rows)
+def _split_tail(
+    frame: pd.DataFrame, fraction: float, min_rows: int
+) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    held = max(round(fraction * len(frame)), min_rows)
     if len(frame) - held < min_rows:
         return frame, None
     return frame.iloc[: len(frame) - held], frame.iloc[len(frame) - held :]
@@ -101,7 +103,16 @@ def load_smd(machine: str, min_rows: int = 32) -> Split:
         start, end = (int(v) for v in span.split("-"))
         # ranges are 0-based test rows with an exclusive end (checked against the labels)
         events.append((start, end - 1, [f"dim{int(d):02d}" for d in dims.split(",")]))
-    return Split(machine, [train], [fit], [calibration], [test.astype(np.float64)], [labels], [machine], [events])
+    return Split(
+        machine,
+        [train],
+        [fit],
+        [calibration],
+        [test.astype(np.float64)],
+        [labels],
+        [machine],
+        [events],
+    )
 
 
 def _read_skab(path: Path) -> pd.DataFrame:
@@ -110,7 +121,9 @@ def _read_skab(path: Path) -> pd.DataFrame:
     return frame
 
 
-def load_skab(with_anomaly_free: bool = True, runs: list[str] | None = None, min_rows: int = 32) -> Split:
+def load_skab(
+    with_anomaly_free: bool = True, runs: list[str] | None = None, min_rows: int = 32
+) -> Split:
     """SKAB: every run's train part (fit/calibration by time) plus optionally ``anomaly_free``."""
     root = shared_data_dir() / "skab"
     names = sorted(p.name for p in root.iterdir() if p.is_dir())
@@ -179,7 +192,9 @@ def centre_scores(window_scores: np.ndarray, n: int, width: int) -> np.ndarray:
     """Assign a window's score to its centre step and pad the edges (TSB-AD's convention)."""
     before = (width - 1) // 2
     after = n - len(window_scores) - before
-    out = np.r_[np.full(before, window_scores[0]), window_scores, np.full(max(after, 0), window_scores[-1])]
+    out = np.r_[
+        np.full(before, window_scores[0]), window_scores, np.full(max(after, 0), window_scores[-1])
+    ]
     return out[:n]
 
 
@@ -228,7 +243,9 @@ def run_flat(split: Split, detector: str, width: int, seed: int, max_train: int)
     fit_seconds = time.perf_counter() - start
 
     def score(frame: pd.DataFrame) -> np.ndarray:
-        raw = np.nan_to_num(model.decision_function(flat_windows(scale(frame)[:, keep], width)), nan=0.0)
+        raw = np.nan_to_num(
+            model.decision_function(flat_windows(scale(frame)[:, keep], width)), nan=0.0
+        )
         return centre_scores(raw, len(frame), width)
 
     calibration = np.concatenate([score(f) for f in split.calibration])
@@ -237,7 +254,9 @@ def run_flat(split: Split, detector: str, width: int, seed: int, max_train: int)
     return MethodOutput(test, calibration, None, fit_seconds, time.perf_counter() - start)
 
 
-def run_per_sensor(split: Split, detector: str, width: int, seed: int, max_train: int) -> MethodOutput:
+def run_per_sensor(
+    split: Split, detector: str, width: int, seed: int, max_train: int
+) -> MethodOutput:
     scale = Standardiser(split.fit)
     fit_frames = [scale(f) for f in split.fit]
     n_sensors = len(split.columns)
@@ -258,7 +277,9 @@ def run_per_sensor(split: Split, detector: str, width: int, seed: int, max_train
             if models[k] is None:
                 cols.append(np.abs(values[:, k]))
                 continue
-            scores = np.nan_to_num(models[k].decision_function(sliding(values[:, k : k + 1], width)[:, :, 0]), nan=0.0)
+            scores = np.nan_to_num(
+                models[k].decision_function(sliding(values[:, k : k + 1], width)[:, :, 0]), nan=0.0
+            )
             cols.append(centre_scores(scores, len(frame), width))
         return np.stack(cols, axis=1)
 
@@ -286,7 +307,13 @@ def run_rolling_zscore(split: Split, width: int) -> MethodOutput:
     calibration = np.concatenate([aggregate_sensors(normaliser.transform(r)) for r in cal_raw])
     start = time.perf_counter()
     sensors = [normaliser.transform(raw(f)) for f in split.test]
-    return MethodOutput([aggregate_sensors(s) for s in sensors], calibration, sensors, 0.0, time.perf_counter() - start)
+    return MethodOutput(
+        [aggregate_sensors(s) for s in sensors],
+        calibration,
+        sensors,
+        0.0,
+        time.perf_counter() - start,
+    )
 
 
 def run_random(split: Split, seed: int) -> MethodOutput:
@@ -303,13 +330,19 @@ def tsdiff_params(args: argparse.Namespace, dataset: str) -> dict[str, Any]:
         "calibration_fraction": CALIBRATION_FRACTION,
         "risk": RISK,
     }
-    if dataset == "SKAB":
-        params.update(window_length=32, train_stride=1)
-    else:
-        params.update(window_length=32, train_stride=args.train_stride)
+    # One configuration for both data sets (chosen on SMD machine-1-6, see
+    # docs/benchmarks_detection.md).
+    params.update(
+        window_length=32,
+        strip_length=16,
+        train_stride=args.train_stride,
+        aggregation="topk",
+        top_k=6,
+        compile_network=not args.no_compile,
+    )
     for item in args.tsdiff_param or []:
         key, value = item.split("=", 1)
-        params[key] = json.loads(value) if value[:1] in "0123456789-[{tfn\"" else value
+        params[key] = json.loads(value) if value[:1] in '0123456789-[{tfn"' else value
     return params
 
 
@@ -334,14 +367,35 @@ def run_tsdiff(split: Split, args: argparse.Namespace) -> MethodOutput:
         test.append(aggregate_sensors(table, detector.aggregation, detector.top_k))
     score_seconds = time.perf_counter() - start
     extra = {
-        "params": {k: v for k, v in detector.get_params().items() if k in params or k in ("n_samples", "sampling_steps", "channels", "n_layers", "n_heads", "n_masks", "strip_length", "mask_pattern", "cell_score", "smoothing", "inference_stride", "precision")},
+        "params": {
+            k: v
+            for k, v in detector.get_params().items()
+            if k in params
+            or k
+            in (
+                "n_samples",
+                "sampling_steps",
+                "channels",
+                "n_layers",
+                "n_heads",
+                "n_masks",
+                "strip_length",
+                "mask_pattern",
+                "cell_score",
+                "smoothing",
+                "inference_stride",
+                "precision",
+            )
+        },
         "training_seconds": detector.training_seconds_,
         "epochs": detector.n_epochs_,
         "threshold": detector.threshold_,
         "threshold_method": detector.threshold_method_,
         "calibration_steps": detector.n_calibration_steps_,
     }
-    output = MethodOutput(test, detector.calibration_scores_, sensors, fit_seconds, score_seconds, extra)
+    output = MethodOutput(
+        test, detector.calibration_scores_, sensors, fit_seconds, score_seconds, extra
+    )
     output.extra["threshold_override"] = detector.threshold_
     return output
 
@@ -358,7 +412,11 @@ def attribution_hits(split: Split, sensors: list[np.ndarray], top: int = 3) -> d
             hits += found > 0
             precision += found / min(top, len(named))
             total += 1
-    return {"hit_rate": hits / total if total else float("nan"), "precision_at_3": precision / total if total else float("nan"), "events": total}
+    return {
+        "hit_rate": hits / total if total else float("nan"),
+        "precision_at_3": precision / total if total else float("nan"),
+        "events": total,
+    }
 
 
 def evaluate(split: Split, output: MethodOutput, vus_window: int) -> dict[str, Any]:
@@ -394,8 +452,22 @@ def run_split(split: Split, args: argparse.Namespace, log: Any) -> dict[str, Any
         methods.append(("tsdiff", lambda: run_tsdiff(split, args)))
     if not args.only_tsdiff:
         for name in BASELINES:
-            methods.append((f"{name} (flat)", lambda n=name: run_flat(split, n, args.baseline_window, args.seed, args.max_train_windows)))
-            methods.append((f"{name} (per-sensor)", lambda n=name: run_per_sensor(split, n, args.baseline_window, args.seed, args.max_train_windows)))
+            methods.append(
+                (
+                    f"{name} (flat)",
+                    lambda n=name: run_flat(
+                        split, n, args.baseline_window, args.seed, args.max_train_windows
+                    ),
+                )
+            )
+            methods.append(
+                (
+                    f"{name} (per-sensor)",
+                    lambda n=name: run_per_sensor(
+                        split, n, args.baseline_window, args.seed, args.max_train_windows
+                    ),
+                )
+            )
         methods.append(("rolling z-score", lambda: run_rolling_zscore(split, args.zscore_window)))
     methods.append(("random", lambda: run_random(split, args.seed)))
     for name, method in methods:
@@ -406,7 +478,8 @@ def run_split(split: Split, args: argparse.Namespace, log: Any) -> dict[str, Any
         log(
             f"  {split.name:12s} {name:22s} VUS-PR {r['vus_pr']:.3f} AUC-PR {r['auc_pr']:.3f} "
             f"AUC-ROC {r['auc_roc']:.3f} bestF1 {r['best_f1']:.3f} F1@thr {r['f1']:.3f} "
-            f"fit {r['fit_seconds']:.0f}s score {r['score_seconds']:.1f}s ({time.perf_counter() - start:.0f}s)"
+            f"fit {r['fit_seconds']:.0f}s score {r['score_seconds']:.1f}s "
+            f"({time.perf_counter() - start:.0f}s)"
             + (f" attr {r['attribution']['hit_rate']:.2f}" if "attribution" in r else "")
         )
     return results
@@ -415,15 +488,30 @@ def run_split(split: Split, args: argparse.Namespace, log: Any) -> dict[str, Any
 def mean_over(results: dict[str, dict[str, Any]]) -> dict[str, Any]:
     """Mean of each method's metrics over the SMD machines."""
     methods = next(iter(results.values())).keys()
-    keys = ("vus_pr", "auc_pr", "auc_roc", "best_f1", "f1", "f1_ratio", "fit_seconds", "score_seconds")
+    keys = (
+        "vus_pr",
+        "auc_pr",
+        "auc_roc",
+        "best_f1",
+        "f1",
+        "f1_ratio",
+        "fit_seconds",
+        "score_seconds",
+    )
     out: dict[str, Any] = {}
     for method in methods:
         rows = [results[m][method] for m in results]
         out[method] = {k: float(np.mean([r[k] for r in rows])) for k in keys}
         if all("attribution" in r for r in rows):
             events = sum(r["attribution"]["events"] for r in rows)
-            out[method]["attribution_hit_rate"] = sum(r["attribution"]["hit_rate"] * r["attribution"]["events"] for r in rows) / events
-            out[method]["attribution_precision_at_3"] = sum(r["attribution"]["precision_at_3"] * r["attribution"]["events"] for r in rows) / events
+            out[method]["attribution_hit_rate"] = (
+                sum(r["attribution"]["hit_rate"] * r["attribution"]["events"] for r in rows)
+                / events
+            )
+            out[method]["attribution_precision_at_3"] = (
+                sum(r["attribution"]["precision_at_3"] * r["attribution"]["events"] for r in rows)
+                / events
+            )
     return out
 
 
@@ -431,38 +519,71 @@ def table(summary: dict[str, Any], title: str) -> str:
     lines = [
         f"**{title}**",
         "",
-        "| method | VUS-PR | AUC-PR | AUC-ROC | best F1 (upper bound) | F1 @ label-free thr. | F1 ratio | fit s | score s | top-3 attribution |",
+        "| method | VUS-PR | AUC-PR | AUC-ROC | best F1 (upper bound) | F1 @ label-free thr. "
+        "| F1 ratio | fit s | score s | top-3 attribution |",
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for method, r in sorted(summary.items(), key=lambda kv: -kv[1]["vus_pr"]):
         attribution = f"{r['attribution_hit_rate']:.2f}" if "attribution_hit_rate" in r else "-"
         lines.append(
-            f"| {method} | {r['vus_pr']:.3f} | {r['auc_pr']:.3f} | {r['auc_roc']:.3f} | {r['best_f1']:.3f} | "
-            f"{r['f1']:.3f} | {r['f1_ratio']:.2f} | {r['fit_seconds']:.0f} | {r['score_seconds']:.1f} | {attribution} |"
+            f"| {method} | {r['vus_pr']:.3f} | {r['auc_pr']:.3f} | {r['auc_roc']:.3f} "
+            f"| {r['best_f1']:.3f} | {r['f1']:.3f} | {r['f1_ratio']:.2f} | {r['fit_seconds']:.0f} "
+            f"| {r['score_seconds']:.1f} | {attribution} |"
         )
     return "\n".join(lines)
 
 
+def _save(path: Path, report: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(report, indent=1, default=float))
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true", help="one SMD machine, 6 SKAB runs, 120 s training")
-    parser.add_argument("--machines", nargs="*", default=None, help=f"SMD machines (default all: {SMD_MACHINES})")
-    parser.add_argument("--skab-runs", nargs="*", default=None, help="SKAB runs to score (default all 34)")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--quick", action="store_true", help="one SMD machine, 6 SKAB runs, 120 s training"
+    )
+    parser.add_argument(
+        "--machines", nargs="*", default=None, help=f"SMD machines (default all: {SMD_MACHINES})"
+    )
+    parser.add_argument(
+        "--skab-runs", nargs="*", default=None, help="SKAB runs to score (default all 34)"
+    )
     parser.add_argument("--skip-smd", action="store_true")
     parser.add_argument("--skip-skab", action="store_true")
     parser.add_argument("--skip-tsdiff", action="store_true")
     parser.add_argument("--only-tsdiff", action="store_true", help="tsdiff and random only")
-    parser.add_argument("--no-anomaly-free", action="store_true", help="SKAB: do not train on anomaly_free.csv.gz")
-    parser.add_argument("--max-time", type=float, default=240.0, help="tsdiff training budget per model (s)")
-    parser.add_argument("--train-stride", type=int, default=1, help="tsdiff training window stride on SMD")
-    parser.add_argument("--tsdiff-param", action="append", help="extra detector parameter, e.g. n_samples=8")
+    parser.add_argument(
+        "--no-anomaly-free", action="store_true", help="SKAB: do not train on anomaly_free.csv.gz"
+    )
+    parser.add_argument(
+        "--max-time", type=float, default=240.0, help="tsdiff training budget per model (s)"
+    )
+    parser.add_argument("--train-stride", type=int, default=2, help="tsdiff training window stride")
+    parser.add_argument(
+        "--no-compile", action="store_true", help="score with the eager network (no torch.compile)"
+    )
+    parser.add_argument(
+        "--tsdiff-param", action="append", help="extra detector parameter, e.g. n_samples=8"
+    )
     parser.add_argument("--threads", type=int, default=2, help="torch threads")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--baseline-window", type=int, default=16)
     parser.add_argument("--zscore-window", type=int, default=60)
-    parser.add_argument("--max-train-windows", type=int, default=20000, help="baseline training windows (subsampled)")
-    parser.add_argument("--vus-window", type=int, default=100, help="VUS buffer (TSB-AD slidingWindow)")
-    parser.add_argument("--output", type=Path, default=REPO / "benchmarks" / "results" / "detect.json")
+    parser.add_argument(
+        "--max-train-windows",
+        type=int,
+        default=20000,
+        help="baseline training windows (subsampled)",
+    )
+    parser.add_argument(
+        "--vus-window", type=int, default=100, help="VUS buffer (TSB-AD slidingWindow)"
+    )
+    parser.add_argument(
+        "--output", type=Path, default=REPO / "benchmarks" / "results" / "detect.json"
+    )
     args = parser.parse_args(argv)
 
     import torch
@@ -472,7 +593,14 @@ def main(argv: list[str] | None = None) -> int:
     skab_runs = args.skab_runs
     if args.quick:
         args.max_time = min(args.max_time, 120.0)
-        skab_runs = skab_runs or ["other_01", "other_09", "valve1_00", "valve1_08", "valve2_00", "valve2_02"]
+        skab_runs = skab_runs or [
+            "other_01",
+            "other_09",
+            "valve1_00",
+            "valve1_08",
+            "valve2_00",
+            "valve2_02",
+        ]
     if not shared_data_dir().exists():
         print(f"data not found at {shared_data_dir()}", file=sys.stderr)
         return 1
@@ -485,26 +613,49 @@ def main(argv: list[str] | None = None) -> int:
         log_lines.append(line)
 
     report: dict[str, Any] = {
-        "command": "python " + " ".join([Path(sys.argv[0]).as_posix(), *(argv if argv is not None else sys.argv[1:])]),
-        "machine": {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(), "torch_threads": args.threads, "torch": torch.__version__},
-        "protocol": {"calibration_fraction": CALIBRATION_FRACTION, "risk": RISK, "vus_window": args.vus_window, "baseline_window": args.baseline_window, "zscore_window": args.zscore_window},
+        "command": "python "
+        + " ".join([Path(sys.argv[0]).as_posix(), *(argv if argv is not None else sys.argv[1:])]),
+        "machine": {
+            "cpu": platform.processor() or platform.machine(),
+            "cores": os.cpu_count(),
+            "torch_threads": args.threads,
+            "torch": torch.__version__,
+        },
+        "protocol": {
+            "calibration_fraction": CALIBRATION_FRACTION,
+            "risk": RISK,
+            "vus_window": args.vus_window,
+            "baseline_window": args.baseline_window,
+            "zscore_window": args.zscore_window,
+        },
     }
     markdown = []
     if not args.skip_smd:
         smd = {}
         for machine in machines:
             smd[machine] = run_split(load_smd(machine), args, log)
-        report["smd"] = {"machines": smd, "mean": mean_over(smd)}
-        markdown.append(table(report["smd"]["mean"], f"SMD ({len(machines)} machine(s): {', '.join(machines)}), mean over machines"))
+            report["smd"] = {"machines": smd, "mean": mean_over(smd)}
+            _save(args.output, report)
+        markdown.append(
+            table(
+                report["smd"]["mean"],
+                f"SMD ({len(machines)} machine(s): {', '.join(machines)}), mean over machines",
+            )
+        )
     if not args.skip_skab:
         skab = load_skab(not args.no_anomaly_free, skab_runs)
         results = run_split(skab, args, log)
         report["skab"] = {"runs": skab.test_names, "results": results}
-        markdown.append(table({m: r for m, r in results.items()}, f"SKAB ({len(skab.test_names)} runs), mean over runs"))
+        _save(args.output, report)
+        markdown.append(
+            table(
+                {m: r for m, r in results.items()},
+                f"SKAB ({len(skab.test_names)} runs), mean over runs",
+            )
+        )
     report["seconds"] = time.perf_counter() - started
     report["log"] = log_lines
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(report, indent=1, default=float))
+    _save(args.output, report)
     print()
     print("\n\n".join(markdown))
     print(f"\nwrote {args.output} in {report['seconds']:.0f} s")

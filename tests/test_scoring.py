@@ -52,7 +52,14 @@ def test_strip_masks_hide_whole_time_strips() -> None:
     assert not np.array_equal(checker[0, 0], checker[0, 1])  # staggered by sensor
 
 
-@pytest.mark.parametrize(("kwargs", "match"), [({"n_masks": 1}, "n_masks"), ({"strip_length": 0}, "strip_length"), ({"pattern": "x"}, "pattern")])
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"n_masks": 1}, "n_masks"),
+        ({"strip_length": 0}, "strip_length"),
+        ({"pattern": "x"}, "pattern"),
+    ],
+)
 def test_masks_reject_bad_arguments(kwargs: dict, match: str) -> None:
     with pytest.raises(ValueError, match=match):
         complementary_masks(2, 8, **kwargs)
@@ -97,7 +104,9 @@ def test_cell_scores_reject_bad_input() -> None:
 
 def test_robust_normaliser_centres_scales_and_floors_constant_sensors() -> None:
     rng = np.random.default_rng(1)
-    scores = np.column_stack([rng.normal(5, 2, 4000), rng.normal(-1, 0.5, 4000), np.full(4000, 3.0)])
+    scores = np.column_stack(
+        [rng.normal(5, 2, 4000), rng.normal(-1, 0.5, 4000), np.full(4000, 3.0)]
+    )
     scores[:10, 0] = np.nan
     normaliser = SensorNormaliser("robust").fit(scores)
     np.testing.assert_allclose(normaliser.centre_[:2], [5, -1], atol=0.15)
@@ -213,9 +222,15 @@ def test_point_metrics_on_perfect_and_informative_scores() -> None:
     assert 0.8 < auc_roc(labels, scores) < 1.0
     assert auc_pr(labels, scores) > labels.mean()
     at = f1_at_threshold(labels, labels.astype(float), 0.5)
-    assert at["f1"] == 1.0 and at["precision"] == 1.0 and at["alarm_rate"] == pytest.approx(labels.mean())
+    assert (
+        at["f1"] == 1.0
+        and at["precision"] == 1.0
+        and at["alarm_rate"] == pytest.approx(labels.mean())
+    )
     f1, threshold = best_f1(labels, scores)
-    assert f1 == pytest.approx(f1_at_threshold(labels, scores, np.nextafter(threshold, -np.inf))["f1"])
+    assert f1 == pytest.approx(
+        f1_at_threshold(labels, scores, np.nextafter(threshold, -np.inf))["f1"]
+    )
 
 
 def test_label_segments() -> None:
@@ -236,7 +251,8 @@ def test_vus_pr_orders_perfect_informative_and_random_scores() -> None:
 @pytest.mark.parametrize("seed", range(4))
 def test_vus_pr_equals_the_tsb_ad_package(seed: int) -> None:
     basic = pytest.importorskip(
-        "TSB_AD.evaluation.basic_metrics", reason="the reference needs `pip install --no-deps tsb-ad statsmodels`"
+        "TSB_AD.evaluation.basic_metrics",
+        reason="the reference needs `pip install --no-deps tsb-ad statsmodels`",
     )
     rng = np.random.default_rng(seed)
     n = int(rng.integers(300, 1500))

@@ -12,7 +12,9 @@ AGGREGATIONS: tuple[str, ...] = ("max", "topk")
 WINDOW_COMBINATIONS: tuple[str, ...] = ("mean", "centre")
 
 
-def combine_windows(store: WindowStore, window_scores: np.ndarray, how: str = "mean") -> list[np.ndarray]:
+def combine_windows(
+    store: WindowStore, window_scores: np.ndarray, how: str = "mean"
+) -> list[np.ndarray]:
     """Put per-window cell scores back on each series' time axis.
 
     Parameters
@@ -38,7 +40,9 @@ def combine_windows(store: WindowStore, window_scores: np.ndarray, how: str = "m
     if how == "centre":
         return stitch(store, window_scores)
     if how != "mean":
-        raise ValueError(f"Unknown window combination {how!r}; choose one of {WINDOW_COMBINATIONS}.")
+        raise ValueError(
+            f"Unknown window combination {how!r}; choose one of {WINDOW_COMBINATIONS}."
+        )
     rows = (store.starts[:, None] + np.arange(store.length)).ravel()
     cells = window_scores.transpose(0, 2, 1).reshape(len(rows), -1)
     present = ~np.isnan(cells)

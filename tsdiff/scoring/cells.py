@@ -41,7 +41,9 @@ def gaussian_nll(samples: np.ndarray, values: np.ndarray, std_floor: float = 0.1
     return 0.5 * (_LOG_2PI + np.log(var)) + 0.5 * (np.asarray(values) - mean) ** 2 / var
 
 
-def standardised_error(samples: np.ndarray, values: np.ndarray, std_floor: float = 0.1) -> np.ndarray:
+def standardised_error(
+    samples: np.ndarray, values: np.ndarray, std_floor: float = 0.1
+) -> np.ndarray:
     """Absolute distance of ``values`` from the sample median, in units of the sample spread.
 
     The spread is the sample standard deviation with ``std_floor`` added in quadrature, as in
@@ -57,8 +59,11 @@ def standardised_error(samples: np.ndarray, values: np.ndarray, std_floor: float
     return np.abs(np.asarray(values) - centre) / np.sqrt(var + std_floor**2)
 
 
-def cell_scores(samples: np.ndarray, values: np.ndarray, method: str = "nll", std_floor: float = 0.1) -> np.ndarray:
-    """Score cells by ``method`` (``"nll"``: :func:`gaussian_nll`, ``"error"``: :func:`standardised_error`)."""
+def cell_scores(
+    samples: np.ndarray, values: np.ndarray, method: str = "nll", std_floor: float = 0.1
+) -> np.ndarray:
+    """Score cells by ``method``: ``"nll"`` (:func:`gaussian_nll`) or ``"error"``
+    (:func:`standardised_error`)."""
     if method == "nll":
         return gaussian_nll(samples, values, std_floor)
     if method == "error":

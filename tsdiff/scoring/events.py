@@ -34,7 +34,7 @@ class Event:
 
 
 def rank_sensors(sensor_scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Rank sensors by their largest score over the rows of ``sensor_scores`` ``(n_rows, n_sensors)``.
+    """Rank sensors by their largest score over the rows of ``sensor_scores (n_rows, n_sensors)``.
 
     Returns
     -------
@@ -44,9 +44,13 @@ def rank_sensors(sensor_scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """
     scores = np.asarray(sensor_scores, dtype=np.float64)
     if scores.ndim != 2:
-        raise ValueError(f"sensor_scores must be 2-D (n_rows, n_sensors), got shape {scores.shape}.")
+        raise ValueError(
+            f"sensor_scores must be 2-D (n_rows, n_sensors), got shape {scores.shape}."
+        )
     present = ~np.isnan(scores)
-    contribution = np.where(present.any(axis=0), np.max(np.where(present, scores, -np.inf), axis=0), np.nan)
+    contribution = np.where(
+        present.any(axis=0), np.max(np.where(present, scores, -np.inf), axis=0), np.nan
+    )
     order = np.argsort(-np.where(np.isnan(contribution), -np.inf, contribution), kind="stable")
     return order, contribution[order]
 

@@ -34,12 +34,18 @@ def complementary_masks(
         True where a cell is hidden by that mask; the masks sum to one everywhere.
     """
     if n_masks < 2:
-        raise ValueError(f"n_masks must be >= 2 (one mask cannot hide and condition), got {n_masks}.")
+        raise ValueError(
+            f"n_masks must be >= 2 (one mask cannot hide and condition), got {n_masks}."
+        )
     if strip_length < 1:
         raise ValueError(f"strip_length must be >= 1, got {strip_length}.")
     if pattern not in MASK_PATTERNS:
         raise ValueError(f"Unknown mask pattern {pattern!r}; choose one of {MASK_PATTERNS}.")
     strip = np.arange(length) // strip_length
-    shift = np.arange(n_features)[:, None] if pattern == "checkerboard" else np.zeros((n_features, 1), int)
+    shift = (
+        np.arange(n_features)[:, None]
+        if pattern == "checkerboard"
+        else np.zeros((n_features, 1), int)
+    )
     owner = (strip[None, :] + shift) % n_masks  # (K, L): which mask hides the cell
     return owner[None, :, :] == np.arange(n_masks)[:, None, None]

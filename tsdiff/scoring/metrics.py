@@ -84,7 +84,7 @@ def f1_at_threshold(labels: np.ndarray, scores: np.ndarray, threshold: float) ->
 
 
 def _merge_extended(segments: list[tuple[int, int]], half: int, n: int) -> list[tuple[int, int]]:
-    """TSB-AD's ``new_sequence``: segments widened by ``half`` on both sides, touching ones merged."""
+    """TSB-AD's ``new_sequence``: segments widened by ``half`` each side, touching ones merged."""
     merged = []
     a = max(segments[0][0] - half, 0)
     for i in range(len(segments) - 1):
@@ -95,8 +95,10 @@ def _merge_extended(segments: list[tuple[int, int]], half: int, n: int) -> list[
     return merged
 
 
-def _extended_labels(labels: np.ndarray, segments: list[tuple[int, int]], window: int) -> np.ndarray:
-    """TSB-AD's ``sequencing``: soft labels decaying as ``sqrt(1 - d / window)`` beside each segment."""
+def _extended_labels(
+    labels: np.ndarray, segments: list[tuple[int, int]], window: int
+) -> np.ndarray:
+    """TSB-AD's ``sequencing``: soft labels decaying as ``sqrt(1 - d / window)`` beside segments."""
     n = len(labels)
     out = labels.astype(np.float64)
     half = window // 2
@@ -110,7 +112,9 @@ def _extended_labels(labels: np.ndarray, segments: list[tuple[int, int]], window
     return np.minimum(out, 1.0)
 
 
-def vus_pr(labels: np.ndarray, scores: np.ndarray, window: int = 100, n_thresholds: int = 250) -> float:
+def vus_pr(
+    labels: np.ndarray, scores: np.ndarray, window: int = 100, n_thresholds: int = 250
+) -> float:
     """Volume under the range precision-recall surface (TSB-AD's VUS-PR).
 
     For each buffer width ``w = 0 .. window`` the labels get soft margins of ``w // 2`` steps, a
@@ -176,5 +180,12 @@ def detection_report(
     }
     if threshold is not None:
         at = f1_at_threshold(labels, scores, threshold)
-        report.update({"f1": at["f1"], "precision": at["precision"], "recall": at["recall"], "alarm_rate": at["alarm_rate"]})
+        report.update(
+            {
+                "f1": at["f1"],
+                "precision": at["precision"],
+                "recall": at["recall"],
+                "alarm_rate": at["alarm_rate"],
+            }
+        )
     return report

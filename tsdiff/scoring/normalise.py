@@ -36,7 +36,7 @@ class SensorNormaliser:
         self.relative_floor = relative_floor
 
     def fit(self, scores: np.ndarray) -> SensorNormaliser:
-        """Learn the statistics from calibration cell scores ``(n_rows, n_sensors)`` (NaN: unscored).
+        """Learn the statistics from calibration cell scores ``(n_rows, n_sensors)``, NaN unscored.
 
         Sensors without any calibration score get centre 0 and scale 1 (with a warning).
         """
