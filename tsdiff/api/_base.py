@@ -199,15 +199,19 @@ class DiffusionEstimatorBase(BaseEstimator):
     def _standardise(self, series: SeriesSet) -> list[np.ndarray]:
         return [self.scaler_.transform(v) for v in series.values]
 
-    def _split_validation(self, series: SeriesSet) -> tuple[SeriesSet, SeriesSet | None]:
-        """Hold out the last ``validation_fraction`` of each long-enough series in time."""
+    def _split_validation(
+        self, series: SeriesSet, fraction: float | None = None
+    ) -> tuple[SeriesSet, SeriesSet | None]:
+        """Hold out the last ``fraction`` (default ``validation_fraction``) of each long-enough
+        series in time; with no long-enough series, hold out whole series."""
         length = self.window_length
-        if self.validation_fraction <= 0:
+        fraction = self.validation_fraction if fraction is None else fraction
+        if fraction <= 0:
             return series, None
         train_v, train_t, val_v, val_t = [], [], [], []
         for values, stamps in zip(series.values, series.timestamps, strict=True):
             n = len(values)
-            held = max(int(round(self.validation_fraction * n)), length)
+            held = max(int(round(fraction * n)), length)
             if n - held >= length:
                 split = n - held
                 train_v.append(values[:split])
@@ -218,7 +222,7 @@ class DiffusionEstimatorBase(BaseEstimator):
                 train_v.append(values)
                 train_t.append(stamps)
         if not val_v and len(series.values) >= 2:
-            n_val = max(1, int(round(self.validation_fraction * len(series.values))))
+            n_val = max(1, int(round(fraction * len(series.values))))
             n_val = min(n_val, len(series.values) - 1)
             return (
                 SeriesSet(series.values[:-n_val], series.timestamps[:-n_val]),
