@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 import warnings
 from numbers import Integral, Real
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -77,7 +77,7 @@ class DiffusionEstimatorBase(BaseEstimator):
     Subclasses define ``__init__`` with the parameters of :data:`DIFFUSION_PARAMETER_CONSTRAINTS`.
     """
 
-    _parameter_constraints: dict[str, list[Any]] = dict(DIFFUSION_PARAMETER_CONSTRAINTS)
+    _parameter_constraints: ClassVar[dict[str, list[Any]]] = dict(DIFFUSION_PARAMETER_CONSTRAINTS)
 
     # -- parameters -----------------------------------------------------------------------
     window_length: int
@@ -211,7 +211,7 @@ class DiffusionEstimatorBase(BaseEstimator):
         train_v, train_t, val_v, val_t = [], [], [], []
         for values, stamps in zip(series.values, series.timestamps, strict=True):
             n = len(values)
-            held = max(int(round(fraction * n)), length)
+            held = max(round(fraction * n), length)
             if n - held >= length:
                 split = n - held
                 train_v.append(values[:split])
@@ -222,7 +222,7 @@ class DiffusionEstimatorBase(BaseEstimator):
                 train_v.append(values)
                 train_t.append(stamps)
         if not val_v and len(series.values) >= 2:
-            n_val = max(1, int(round(fraction * len(series.values))))
+            n_val = max(1, round(fraction * len(series.values)))
             n_val = min(n_val, len(series.values) - 1)
             return (
                 SeriesSet(series.values[:-n_val], series.timestamps[:-n_val]),

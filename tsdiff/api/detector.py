@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import warnings
 from numbers import Integral, Real
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
@@ -283,7 +283,7 @@ class TSDiffAnomalyDetector(DiffusionEstimatorBase):
     >>> events = detector.predict_events(test_frame)  # doctest: +SKIP
     """
 
-    _parameter_constraints: dict[str, list[Any]] = dict(DETECTOR_PARAMETER_CONSTRAINTS)  # noqa: RUF012
+    _parameter_constraints: ClassVar[dict[str, list[Any]]] = dict(DETECTOR_PARAMETER_CONSTRAINTS)
 
     contamination: float | None
     threshold: str | float
