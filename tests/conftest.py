@@ -112,6 +112,7 @@ def fitted_imputer(air_slice: pd.DataFrame):
 DETECTOR_TINY_PARAMS = {
     **{k: v for k, v in TINY_PARAMS.items() if k != "train_stride"},
     "train_stride": 8,
+    "strip_length": 8,  # two complementary strips of 8 fill a 16-step window
     "precision": "32-true",
 }
 

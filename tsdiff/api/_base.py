@@ -47,6 +47,7 @@ DIFFUSION_PARAMETER_CONSTRAINTS: dict[str, list[Any]] = {
     "feature_embedding_dim": [Interval(Integral, 1, None, closed="left")],
     "dropout": [Interval(Real, 0, 1, closed="left")],
     "condition_fill": [StrOptions(set(CONDITION_FILLS))],
+    "prior_skip": ["boolean"],
     "target_strategy": [StrOptions(set(TARGET_STRATEGIES))],
     "validation_fraction": [Interval(Real, 0, 1, closed="left")],
     "max_epochs": [Interval(Integral, 1, None, closed="left")],
@@ -99,6 +100,7 @@ class DiffusionEstimatorBase(BaseEstimator):
     feature_embedding_dim: int
     dropout: float
     condition_fill: str
+    prior_skip: bool
     target_strategy: str
     validation_fraction: float
     max_epochs: int
@@ -244,7 +246,9 @@ class DiffusionEstimatorBase(BaseEstimator):
             feature_embedding_dim=self.feature_embedding_dim,
             dropout=self.dropout,
             condition_fill=self.condition_fill,
-            alphas_cumprod=NoiseSchedule(**self._schedule_config()).alphas_cumprod,
+            alphas_cumprod=(
+                NoiseSchedule(**self._schedule_config()).alphas_cumprod if self.prior_skip else None
+            ),
         )
 
     def _fit_diffusion(self, X: Any, validation_data: Any = None) -> ParsedInput:

@@ -63,6 +63,10 @@ class TSDiffImputer(  # type: ignore[call-arg]
         How gaps of the conditioning input are filled before the network sees them: ``"zero"``
         is CSDI's; ``"linear"`` interpolates in time (as PriSTI), a strong prior the network
         corrects, so short trainings already beat linear interpolation.
+    prior_skip : bool, default=True
+        Predict the noise as the exact posterior mean under a Gaussian prior around the
+        conditioning channel plus a learned residual (see docs/design.md). Without it, a briefly
+        trained network diverges under few-step sampling.
     target_strategy : {"random", "historical", "mix"}, default="mix"
         Training targets: a random fraction of the observed cells, the missing pattern of another
         window, or either with equal odds.
@@ -170,6 +174,7 @@ class TSDiffImputer(  # type: ignore[call-arg]
         feature_embedding_dim: int = 16,
         dropout: float = 0.1,
         condition_fill: str = "linear",
+        prior_skip: bool = True,
         target_strategy: str = "mix",
         validation_fraction: float = 0.1,
         max_epochs: int = 200,
@@ -211,6 +216,7 @@ class TSDiffImputer(  # type: ignore[call-arg]
         self.feature_embedding_dim = feature_embedding_dim
         self.dropout = dropout
         self.condition_fill = condition_fill
+        self.prior_skip = prior_skip
         self.target_strategy = target_strategy
         self.validation_fraction = validation_fraction
         self.max_epochs = max_epochs
