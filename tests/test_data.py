@@ -136,3 +136,32 @@ def test_multiindex_splits_series_and_restores_row_order() -> None:
 def test_bad_input_is_named(bad: object, message: str) -> None:
     with pytest.raises((ValueError, TypeError), match=message):
         parse_input(bad)
+
+
+def test_anchors_are_the_nearest_observations_outside_each_window_in_its_series() -> None:
+    rng = np.random.default_rng(3)
+    lengths = [40, 7, 25]
+    values = [
+        np.where(rng.random((n, 2)) < 0.6, rng.standard_normal((n, 2)), np.nan) for n in lengths
+    ]
+    values[0][:12, 1] = np.nan  # a column with nothing before some windows
+    stamps = [np.cumsum(rng.random(n) + 0.5) for n in lengths]
+    store = build_window_store(SeriesSet(values, stamps), values, 8, 3)
+    anchor_values, anchor_times, anchor_observed = store.anchors(np.arange(store.n_windows))
+    for w in range(store.n_windows):
+        i, start = store.series_of_window[w], store.local_starts[w]
+        vals, times = values[i], stamps[i]
+        for k in range(2):
+            observed_rows = np.flatnonzero(~np.isnan(vals[:, k]))
+            before = observed_rows[observed_rows < start]
+            after = observed_rows[observed_rows >= start + 8]
+            for side, rows, pick in ((0, before, -1), (1, after, 0)):
+                assert anchor_observed[w, k, side] == (len(rows) > 0)
+                if len(rows):
+                    row = rows[pick]
+                    assert anchor_values[w, k, side] == np.float32(vals[row, k])
+                    np.testing.assert_allclose(
+                        anchor_times[w, k, side], times[row] - times[start], rtol=1e-5
+                    )
+    subset = store.subset(np.array([2, 0]))
+    np.testing.assert_array_equal(subset.anchors(np.arange(2))[0], anchor_values[[2, 0]])

@@ -168,3 +168,58 @@ def test_interpolation_matches_numpy_on_irregular_times() -> None:
                 stamps[b].numpy(), stamps[b].numpy()[obs], values[b, k].numpy()[obs]
             )
             np.testing.assert_allclose(filled[b, k].numpy(), expected, rtol=1e-10, atol=1e-10)
+
+
+def test_interpolation_with_anchors_matches_whole_series_interpolation() -> None:
+    from tsdiff.data import SeriesSet, build_window_store
+    from tsdiff.model import Anchors
+
+    rng = np.random.default_rng(1)
+    n = 60
+    values = rng.standard_normal((n, 3))
+    values[rng.random((n, 3)) < 0.5] = np.nan
+    values[20:34, 0] = np.nan  # a gap across the window edge at 24
+    values[0, :] = values[-1, :] = 1.0  # observed ends: no extrapolation on the whole series
+    stamps = np.cumsum(rng.random(n) + 0.5)
+    store = build_window_store(SeriesSet([values], [stamps]), [values], 12, 12)
+    ids = np.arange(store.n_windows)
+    window_values, observed, window_stamps = store.gather(ids)
+    anchors = Anchors(*(torch.from_numpy(a) for a in store.anchors(ids)))
+    mask = torch.from_numpy(observed.astype(np.float64))
+    filled = interpolate_along_time(
+        torch.from_numpy(window_values.astype(np.float64)) * mask,
+        mask,
+        torch.from_numpy(window_stamps.astype(np.float64)),
+        anchors,
+    ).numpy()
+    for k in range(3):
+        obs = ~np.isnan(values[:, k])
+        expected = np.interp(stamps, stamps[obs], values[obs, k])
+        got = filled[:, k, :].reshape(-1)
+        np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-4)
+    without = interpolate_along_time(
+        torch.from_numpy(window_values.astype(np.float64)) * mask,
+        mask,
+        torch.from_numpy(window_stamps.astype(np.float64)),
+    ).numpy()
+    assert not np.allclose(
+        without[:, 0, :].reshape(-1),
+        np.interp(stamps, stamps[~np.isnan(values[:, 0])], values[~np.isnan(values[:, 0]), 0]),
+        atol=1e-3,
+    )
+
+
+def test_cpu_dropout_keeps_one_minus_p_and_preserves_the_mean() -> None:
+    from tsdiff.model.blocks import dropout
+
+    torch.manual_seed(0)
+    x = torch.ones(1_000_003)
+    out = dropout(x, 0.1, True)
+    kept = (out > 0).double().mean().item()
+    assert abs(kept - 0.9) < 2e-3
+    assert abs(out.double().mean().item() - 1.0) < 3e-3
+    assert torch.equal(dropout(x, 0.1, False), x)
+    torch.manual_seed(5)
+    first = dropout(x[:100], 0.5, True)
+    torch.manual_seed(5)
+    assert torch.equal(first, dropout(x[:100], 0.5, True))

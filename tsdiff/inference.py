@@ -17,6 +17,7 @@ from tqdm.auto import tqdm
 from tsdiff.data.windows import WindowStore
 from tsdiff.diffusion.samplers import make_sampler
 from tsdiff.diffusion.schedules import NoiseSchedule
+from tsdiff.model.conditioning import Anchors
 from tsdiff.model.denoiser import CSDIDenoiser
 
 
@@ -129,9 +130,12 @@ def sample_windows(
             observed_np = observed_np & condition_masks[ids]
         observed = torch.from_numpy(np.ascontiguousarray(observed_np)).to(device).to(values.dtype)
         stamps = torch.from_numpy(np.ascontiguousarray(stamps_np)).to(device)
+        anchors = Anchors(
+            *(torch.from_numpy(np.ascontiguousarray(a)).to(device) for a in store.anchors(ids))
+        )
         repeats = sample_slice.stop - sample_slice.start
         with _autocast(device, precision):
-            context = network.encode_context(values, observed, stamps)
+            context = network.encode_context(values, observed, stamps, anchors)
         batch = len(ids) * repeats
         x = torch.randn((batch, *values.shape[1:]), generator=generator, device=device)
         for t in timesteps:

@@ -491,7 +491,7 @@ class DiffusionEstimatorBase(BaseEstimator):
             return
         from tsdiff.data.masking import condition_mask
         from tsdiff.inference import sample_windows
-        from tsdiff.model.conditioning import interpolate_along_time
+        from tsdiff.model.conditioning import Anchors, interpolate_along_time
 
         store = build_window_store(
             series, self._standardise(series), self.window_length, self.window_length
@@ -500,6 +500,7 @@ class DiffusionEstimatorBase(BaseEstimator):
         keep = rng.permutation(store.n_windows)[: self.calibration_windows]
         store = store.subset(np.sort(keep))
         values, observed, stamps = store.gather(np.arange(store.n_windows))
+        anchors = Anchors(*(torch.from_numpy(a) for a in store.anchors(np.arange(store.n_windows))))
         generator = torch.Generator().manual_seed(int(rng.integers(2**31)))
         cond = condition_mask(torch.from_numpy(observed), self.target_strategy, generator).numpy()
         hidden = observed & ~cond
@@ -525,6 +526,7 @@ class DiffusionEstimatorBase(BaseEstimator):
             torch.from_numpy(values * cond),
             torch.from_numpy(cond.astype(np.float32)),
             torch.from_numpy(stamps),
+            anchors,
         ).numpy()[hidden]
         column = np.broadcast_to(np.arange(n_columns)[None, :, None], hidden.shape)[hidden]
         draws = drawn.transpose(1, 0, 2, 3)[:, hidden].astype(np.float64)  # (n_samples, n_cells)

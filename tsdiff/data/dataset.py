@@ -9,6 +9,7 @@ import torch
 from torch.utils.data import Dataset
 
 from tsdiff.data.windows import WindowStore
+from tsdiff.model.conditioning import Anchors
 
 Batch = dict[str, torch.Tensor]
 
@@ -17,8 +18,9 @@ class WindowDataset(Dataset[Batch]):
     """Windows of a :class:`WindowStore` as tensors.
 
     ``__getitems__`` (used by ``DataLoader`` for batched fetching) returns a whole batch as a
-    dict with ``values (B, K, L)``, ``observed (B, K, L)`` and ``timestamps (B, L)``; use it with
-    :func:`collate_batch`.
+    dict with ``values (B, K, L)``, ``observed (B, K, L)``, ``timestamps (B, L)`` and the
+    windows' outside neighbours ``anchor_values``, ``anchor_times``, ``anchor_observed``
+    (``(B, K, 2)`` each); use it with :func:`collate_batch`.
     """
 
     def __init__(self, store: WindowStore) -> None:
@@ -28,12 +30,18 @@ class WindowDataset(Dataset[Batch]):
         return self.store.n_windows
 
     def __getitems__(self, indices: list[int]) -> Batch:
-        values, observed, stamps = self.store.gather(np.asarray(indices, dtype=np.int64))
-        return {
-            "values": torch.from_numpy(np.ascontiguousarray(values)),
-            "observed": torch.from_numpy(np.ascontiguousarray(observed)),
-            "timestamps": torch.from_numpy(np.ascontiguousarray(stamps)),
+        ids = np.asarray(indices, dtype=np.int64)
+        values, observed, stamps = self.store.gather(ids)
+        anchor_values, anchor_times, anchor_observed = self.store.anchors(ids)
+        arrays = {
+            "values": values,
+            "observed": observed,
+            "timestamps": stamps,
+            "anchor_values": anchor_values,
+            "anchor_times": anchor_times,
+            "anchor_observed": anchor_observed,
         }
+        return {key: torch.from_numpy(np.ascontiguousarray(a)) for key, a in arrays.items()}
 
     def __getitem__(self, index: int) -> Batch:
         batch = self.__getitems__([index])
@@ -43,3 +51,10 @@ class WindowDataset(Dataset[Batch]):
 def collate_batch(batch: Any) -> Batch:
     """Collate function for :class:`WindowDataset`: batches arrive already stacked."""
     return batch
+
+
+def batch_anchors(batch: Batch) -> Anchors | None:
+    """The :class:`~tsdiff.model.conditioning.Anchors` of a batch (None if it has none)."""
+    if "anchor_values" not in batch:
+        return None
+    return Anchors(batch["anchor_values"], batch["anchor_times"], batch["anchor_observed"])

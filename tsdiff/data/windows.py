@@ -53,6 +53,10 @@ class WindowStore:
         True number of steps of each series.
     length : int
         Window length.
+    anchor_rows : ndarray of shape (n_windows, n_columns, 2), int32
+        Per window and column, the global row of the last observation before the window and of
+        the first one after it within the same series (-1 where there is none): the outside
+        neighbours that let gaps at a window's edges be interpolated rather than extrapolated.
     """
 
     values: np.ndarray
@@ -64,6 +68,7 @@ class WindowStore:
     offsets: np.ndarray
     lengths: list[int]
     length: int
+    anchor_rows: np.ndarray
 
     @property
     def n_windows(self) -> int:
@@ -81,6 +86,22 @@ class WindowStore:
         stamps = self.timestamps[rows]
         return values, observed, stamps - stamps[:, :1]
 
+    def anchors(self, window_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Observed neighbours of the windows: ``values``, ``times`` and ``observed``, each
+        ``(B, K, 2)`` (index 0: before the window, 1: after it).
+
+        Times are relative to each window's first step, like :meth:`gather`'s; where a column has
+        no neighbour on a side, its entry is 0 and ``observed`` is False.
+        """
+        rows = self.anchor_rows[window_ids]
+        observed = rows >= 0
+        safe = np.maximum(rows, 0)
+        columns = np.arange(rows.shape[1])[None, :, None]
+        values = np.where(observed, self.values[safe, columns], 0.0).astype(np.float32)
+        start_times = self.timestamps[self.starts[window_ids]][:, None, None]
+        times = np.where(observed, self.timestamps[safe] - start_times, 0.0).astype(np.float32)
+        return values, times, observed
+
     def subset(self, window_ids: np.ndarray) -> WindowStore:
         """The same store with only some of the windows."""
         return WindowStore(
@@ -93,7 +114,25 @@ class WindowStore:
             offsets=self.offsets,
             lengths=self.lengths,
             length=self.length,
+            anchor_rows=self.anchor_rows[window_ids],
         )
+
+
+def _anchor_rows(observed: np.ndarray, local_starts: np.ndarray, length: int) -> np.ndarray:
+    """``(n_windows, K, 2)`` local rows of each window's outside neighbours (-1: none)."""
+    n, n_columns = observed.shape
+    anchors = np.full((len(local_starts), n_columns, 2), -1, dtype=np.int64)
+    if n == 0:
+        return anchors
+    rows = np.arange(n, dtype=np.int64)[:, None]
+    last = np.maximum.accumulate(np.where(observed, rows, -1), axis=0)
+    first = np.minimum.accumulate(np.where(observed, rows, n)[::-1], axis=0)[::-1]
+    before = local_starts - 1
+    after = local_starts + length
+    has_before, has_after = before >= 0, after < n
+    anchors[has_before, :, 0] = last[before[has_before]]
+    anchors[has_after, :, 1] = np.where(first[after[has_after]] < n, first[after[has_after]], -1)
+    return anchors
 
 
 def build_window_store(
@@ -111,7 +150,7 @@ def build_window_store(
         Window length and the step between window starts.
     """
     padded_values, padded_observed, padded_stamps = [], [], []
-    starts, series_ids, local, offsets = [], [], [], []
+    starts, series_ids, local, offsets, anchors = [], [], [], [], []
     offset = 0
     for i, (vals, stamps) in enumerate(zip(standardised, series.timestamps, strict=True)):
         n = len(vals)
@@ -123,6 +162,8 @@ def build_window_store(
             last = stamps[-1] if n else 0.0
             stamps = np.concatenate([stamps, last + np.arange(1, pad + 1, dtype=np.float64)])
         local_starts = window_starts(n, length, stride)
+        local_anchors = _anchor_rows(observed[:n], local_starts, length)
+        anchors.append(np.where(local_anchors >= 0, local_anchors + offset, -1))
         padded_values.append(np.where(observed, vals, 0.0).astype(np.float32))
         padded_observed.append(observed)
         padded_stamps.append(stamps.astype(np.float32))
@@ -141,6 +182,7 @@ def build_window_store(
         offsets=np.asarray(offsets, dtype=np.int64),
         lengths=series.lengths,
         length=length,
+        anchor_rows=np.concatenate(anchors).astype(np.int32),
     )
 
 

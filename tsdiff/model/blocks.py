@@ -13,6 +13,29 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+_RANDOM_BITS = 15
+_RANDOM_LEVELS = 1 << _RANDOM_BITS
+
+
+def dropout(x: torch.Tensor, p: float, training: bool) -> torch.Tensor:
+    """Inverted dropout, as ``F.dropout``, with a cheaper random mask on CPU.
+
+    ``F.dropout`` draws one 32-bit random number per element with the CPU generator, which made
+    dropout over half of the training time of the CSDI network on CPU. Here each 64-bit draw
+    gives four 15-bit uniform numbers, so the keep probability is ``1 - p`` rounded to a multiple
+    of ``2**-15`` (within 1.6e-5 of it). Other devices use ``F.dropout``. Both use the global
+    torch generator, so seeded runs stay reproducible.
+    """
+    if not training or p == 0.0:
+        return x
+    if x.device.type != "cpu":
+        return F.dropout(x, p, True)
+    n = x.numel()
+    draws = torch.empty((n + 3) // 4, dtype=torch.int64).random_()
+    levels = draws.view(torch.int16)[:n].view(x.shape) & (_RANDOM_LEVELS - 1)
+    keep = levels >= round(p * _RANDOM_LEVELS)
+    return x * (keep.to(x.dtype) * (1.0 / (1.0 - p)))
+
 
 class TransformerLayer(nn.Module):
     """One post-norm transformer encoder layer (as ``nn.TransformerEncoderLayer``) on SDPA.
@@ -56,12 +79,12 @@ class TransformerLayer(nn.Module):
         query = qkv[0].reshape(n * heads, s, head_dim) * head_dim**-0.5
         key = qkv[1].reshape(n * heads, s, head_dim)
         value = qkv[2].reshape(n * heads, s, head_dim)
-        weights = F.dropout(torch.bmm(query, key.transpose(1, 2)).softmax(dim=-1), p, self.training)
+        weights = dropout(torch.bmm(query, key.transpose(1, 2)).softmax(dim=-1), p, self.training)
         attended = torch.bmm(weights, value).view(n, heads, s, head_dim)
         attended = attended.transpose(1, 2).reshape(n, s, c)
-        x = self.norm_attention(x + F.dropout(self.attention_out(attended), p, self.training))
-        hidden = F.dropout(F.gelu(self.feedforward_in(x)), p, self.training)
-        return self.norm_feedforward(x + F.dropout(self.feedforward_out(hidden), p, self.training))
+        x = self.norm_attention(x + dropout(self.attention_out(attended), p, self.training))
+        hidden = dropout(F.gelu(self.feedforward_in(x)), p, self.training)
+        return self.norm_feedforward(x + dropout(self.feedforward_out(hidden), p, self.training))
 
 
 class ResidualBlock(nn.Module):

@@ -2,19 +2,38 @@
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import torch
 
 CONDITION_FILLS: tuple[str, ...] = ("linear", "zero")
 
 
+class Anchors(NamedTuple):
+    """Observed neighbours of windows just outside them, per feature (see ``WindowStore``).
+
+    Each field is ``(B, K, 2)``: index 0 is the last observation before the window, index 1 the
+    first one after it; ``times`` are relative to the window start like the window's time stamps.
+    """
+
+    values: torch.Tensor
+    times: torch.Tensor
+    observed: torch.Tensor
+
+
 def interpolate_along_time(
-    values: torch.Tensor, mask: torch.Tensor, timestamps: torch.Tensor
+    values: torch.Tensor,
+    mask: torch.Tensor,
+    timestamps: torch.Tensor,
+    anchors: Anchors | None = None,
 ) -> torch.Tensor:
     """Linearly interpolate masked-out cells along the last axis, per row.
 
     Cells before the first observation take the first observed value, cells after the last one
     take the last (nearest-value extrapolation); rows with no observation become 0 (the column
-    mean after standardisation). Observed cells are returned unchanged.
+    mean after standardisation). With ``anchors``, the observed neighbours outside the window
+    take part, so a gap that crosses a window's edge is interpolated as it would be on the whole
+    series. Observed cells are returned unchanged.
 
     Parameters
     ----------
@@ -24,12 +43,31 @@ def interpolate_along_time(
         ``(B, K, L)``, 1 where a value may be used.
     timestamps : torch.Tensor
         ``(B, L)`` real time stamps, increasing along ``L`` (irregular spacing allowed).
+    anchors : Anchors, optional
+        Observed neighbours before and after each window.
 
     Returns
     -------
     torch.Tensor
         ``(B, K, L)`` filled values.
     """
+    batch, features, length = values.shape
+    times = timestamps.to(values.dtype).unsqueeze(1).expand(batch, features, length)
+    if anchors is None:
+        return _interpolate(values, mask, times)
+    anchor_values = anchors.values.to(values.dtype)
+    anchor_times = anchors.times.to(values.dtype)
+    anchor_mask = anchors.observed.to(mask.dtype)
+    extended = _interpolate(
+        torch.cat([anchor_values[..., :1], values, anchor_values[..., 1:]], -1),
+        torch.cat([anchor_mask[..., :1], mask, anchor_mask[..., 1:]], -1),
+        torch.cat([anchor_times[..., :1], times, anchor_times[..., 1:]], -1),
+    )
+    return extended[..., 1:-1]
+
+
+def _interpolate(values: torch.Tensor, mask: torch.Tensor, times: torch.Tensor) -> torch.Tensor:
+    """:func:`interpolate_along_time` with ``(B, K, L)`` times."""
     batch, features, length = values.shape
     observed = mask > 0
     index = torch.arange(length, device=values.device).expand(batch, features, length)
@@ -42,7 +80,6 @@ def interpolate_along_time(
     following_safe = following.clamp(max=length - 1)
     value_previous = values.gather(-1, previous_safe)
     value_following = values.gather(-1, following_safe)
-    times = timestamps.to(values.dtype).unsqueeze(1).expand(batch, features, length)
     time_previous = times.gather(-1, previous_safe)
     time_following = times.gather(-1, following_safe)
     span = (time_following - time_previous).clamp(min=1e-12)
@@ -56,15 +93,20 @@ def interpolate_along_time(
 
 
 def fill_condition(
-    values: torch.Tensor, mask: torch.Tensor, timestamps: torch.Tensor, how: str
+    values: torch.Tensor,
+    mask: torch.Tensor,
+    timestamps: torch.Tensor,
+    how: str,
+    anchors: Anchors | None = None,
 ) -> torch.Tensor:
     """Build the conditioning channel: observed values, unobserved cells filled by ``how``.
 
     ``"zero"`` is CSDI's choice (``mask * values``); ``"linear"`` fills gaps by linear
-    interpolation in time, as PriSTI does, which gives the network a strong prior to correct.
+    interpolation in time, as PriSTI does, which gives the network a strong prior to correct
+    (with ``anchors``, using the observed neighbours outside the window too).
     """
     if how == "zero":
         return values * mask
     if how == "linear":
-        return interpolate_along_time(values * mask, mask, timestamps)
+        return interpolate_along_time(values * mask, mask, timestamps, anchors)
     raise ValueError(f"Unknown condition fill {how!r}; choose one of {CONDITION_FILLS}.")

@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from tsdiff.model.blocks import ResidualBlock
-from tsdiff.model.conditioning import fill_condition
+from tsdiff.model.conditioning import Anchors, fill_condition
 from tsdiff.model.embeddings import DiffusionStepEmbedding, sinusoidal_embedding
 
 
@@ -116,7 +116,11 @@ class CSDIDenoiser(nn.Module):
         nn.init.zeros_(self.output.bias)
 
     def encode_context(
-        self, values: torch.Tensor, cond_mask: torch.Tensor, timestamps: torch.Tensor
+        self,
+        values: torch.Tensor,
+        cond_mask: torch.Tensor,
+        timestamps: torch.Tensor,
+        anchors: Anchors | None = None,
     ) -> DenoiserContext:
         """Precompute the step-independent part of the network for a batch of windows.
 
@@ -128,12 +132,15 @@ class CSDIDenoiser(nn.Module):
             ``(B, K, L)`` conditioning mask.
         timestamps : torch.Tensor
             ``(B, L)`` time stamps relative to the window start, in base steps.
+        anchors : Anchors, optional
+            Observed neighbours just outside each window; the ``"linear"`` condition fill
+            interpolates gaps at the window's edges towards them.
         """
         features = values.shape[1]
         if features != self.n_features:
             raise ValueError(f"Expected {self.n_features} features, got {features}.")
         cond_mask = cond_mask.to(values.dtype)
-        condition = fill_condition(values, cond_mask, timestamps, self.condition_fill)
+        condition = fill_condition(values, cond_mask, timestamps, self.condition_fill, anchors)
         weight = self.input_projection.weight
         cond_input = condition.unsqueeze(-1) * weight[:, 0] + self.input_projection.bias
         time_code = sinusoidal_embedding(timestamps, self.time_embedding_dim).to(values.dtype)

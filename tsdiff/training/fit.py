@@ -16,7 +16,7 @@ import torch
 
 from tsdiff.data.masking import condition_mask
 from tsdiff.data.windows import WindowStore
-from tsdiff.model.conditioning import fill_condition
+from tsdiff.model.conditioning import Anchors, fill_condition
 from tsdiff.model.denoiser import CSDIDenoiser
 from tsdiff.training.callbacks import BudgetLRDecay, LossHistory, RestoreBestWeights
 from tsdiff.training.datamodule import WindowDataModule
@@ -106,11 +106,14 @@ def estimate_prior_variance(
     values, observed, stamps = (
         torch.from_numpy(np.ascontiguousarray(a)) for a in store.gather(ids)
     )
+    anchors = Anchors(*(torch.from_numpy(np.ascontiguousarray(a)) for a in store.anchors(ids)))
     generator = torch.Generator().manual_seed(int(rng.integers(2**31)))
     cond = condition_mask(observed, strategy, generator)
     target = (observed & ~cond).to(values.dtype)
     with torch.no_grad():
-        filled = fill_condition(values, cond.to(values.dtype), stamps, network.condition_fill)
+        filled = fill_condition(
+            values, cond.to(values.dtype), stamps, network.condition_fill, anchors
+        )
     squared = ((filled - values) ** 2 * target).sum(dim=(0, 2))
     counts = target.sum(dim=(0, 2))
     variance = torch.where(counts > 0, squared / counts.clamp(min=1.0), torch.ones_like(squared))

@@ -7,7 +7,7 @@ from typing import Any
 import pytorch_lightning as pl
 import torch
 
-from tsdiff.data.dataset import Batch
+from tsdiff.data.dataset import Batch, batch_anchors
 from tsdiff.data.masking import condition_mask
 from tsdiff.diffusion.schedules import NoiseSchedule
 from tsdiff.model.denoiser import CSDIDenoiser
@@ -34,7 +34,7 @@ def masked_noise_loss(
     ).to(values.device)
     noise = torch.randn(values.shape, generator=generator, device="cpu").to(values.device)
     noisy = schedule.add_noise(values, noise, steps)
-    context = network.encode_context(values, cond.to(values.dtype), stamps)
+    context = network.encode_context(values, cond.to(values.dtype), stamps, batch_anchors(batch))
     predicted = network(noisy, steps, context)
     n_targets = target.sum()
     loss = (((noise - predicted) * target) ** 2).sum() / n_targets.clamp(min=1.0)
