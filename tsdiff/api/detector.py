@@ -201,8 +201,9 @@ class TSDiffAnomalyDetector(DiffusionEstimatorBase):
     precision : str or int, default="bf16-mixed"
         Training and scoring precision; bf16 autocast is about 1.5-2x faster on CPUs with bf16
         instructions.
-    inference_batch_size : int, default=512
-        Window-samples per network call while scoring.
+    inference_batch_size : int or None, default=None
+        Window-samples per network call while scoring. None picks for the device: on CPU about
+        20k cells per call (bigger batches fall out of cache), on a GPU 256.
     random_state : int or None, default=None
     verbose : bool, default=True
     tracking, tracking_uri, experiment_name, registered_model_name
@@ -341,7 +342,7 @@ class TSDiffAnomalyDetector(DiffusionEstimatorBase):
         num_nodes: int = 1,
         strategy: str = "auto",
         precision: Any = "bf16-mixed",
-        inference_batch_size: int = 512,
+        inference_batch_size: int | None = None,
         random_state: int | None = None,
         verbose: bool = True,
         tracking: bool = False,
@@ -658,7 +659,7 @@ class TSDiffAnomalyDetector(DiffusionEstimatorBase):
             "sampler": self.sampler,
             "sampling_steps": self.sampling_steps,
             "eta": self.eta,
-            "batch_size": self.inference_batch_size,
+            "batch_size": self._inference_batch_size(),
             "seed": self.random_state,
             "device": self._inference_device(),
             "precision": self._inference_precision(),
@@ -668,7 +669,7 @@ class TSDiffAnomalyDetector(DiffusionEstimatorBase):
         network = self._scoring_network()
         if network is not self.model_:
             # A compiled network is specialised to one batch shape: pad to whole network batches.
-            per_call = max(self.inference_batch_size // self.n_samples, 1)
+            per_call = max(self._inference_batch_size() // self.n_samples, 1)
             n = store.n_windows
             padded = -(-n // per_call) * per_call
             ids = np.r_[np.arange(n), np.full(padded - n, n - 1)]
