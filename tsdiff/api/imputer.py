@@ -99,11 +99,11 @@ class TSDiffImputer(  # type: ignore[call-arg]
         Lightning precision (``"bf16-mixed"``, ``"16-mixed"``, ...); also used for sampling.
     inference_batch_size : int or None, default=None
         Window-samples per network call while sampling. None picks for the device: on CPU
-        about 20k cells per call (16 windows of 36 x 36; bigger batches fall out of cache and
-        were up to 2.4x slower per window here), on a GPU 256.
+        about 20k cells per call at 64 channels (16 windows of 36 x 36; bigger batches fall out
+        of cache and were up to 2.4x slower per window here), on a GPU 256.
     calibration_windows : int, default=32
         Held-out windows (validation data, else training data) on which ``fit`` hides and imputes
-        observed cells to learn (1) per-column weights blending the sample median with linear
+        observed cells to learn (1) one weight blending the sample median with linear
         interpolation (so the imputer does not lose to interpolation on held-out cells) and (2)
         the spread of the samples so that intervals reach their nominal coverage; 0 disables
         both. They hold for the sampler settings at fit time (``calibrated_sampler_``); after
