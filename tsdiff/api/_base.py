@@ -52,6 +52,7 @@ DIFFUSION_PARAMETER_CONSTRAINTS: dict[str, list[Any]] = {
     "feature_embedding_dim": [Interval(Integral, 1, None, closed="left")],
     "dropout": [Interval(Real, 0, 1, closed="left")],
     "condition_fill": [StrOptions(set(CONDITION_FILLS))],
+    "edge_anchors": ["boolean"],
     "prior_skip": ["boolean"],
     "target_strategy": [StrOptions(set(TARGET_STRATEGIES))],
     "validation_fraction": [Interval(Real, 0, 1, closed="left")],
@@ -105,6 +106,7 @@ class DiffusionEstimatorBase(BaseEstimator):
     feature_embedding_dim: int
     dropout: float
     condition_fill: str
+    edge_anchors: bool
     prior_skip: bool
     target_strategy: str
     validation_fraction: float
@@ -282,12 +284,20 @@ class DiffusionEstimatorBase(BaseEstimator):
         self._held_out_series = val_series
         self.scaler_ = NaNStandardScaler().fit(train_series.values, labels)
         train_store = build_window_store(
-            train_series, self._standardise(train_series), self.window_length, self.train_stride
+            train_series,
+            self._standardise(train_series),
+            self.window_length,
+            self.train_stride,
+            self.edge_anchors,
         )
         val_store = None
         if val_series is not None:
             val_store = build_window_store(
-                val_series, self._standardise(val_series), self.window_length, self.train_stride
+                val_series,
+                self._standardise(val_series),
+                self.window_length,
+                self.train_stride,
+                self.edge_anchors,
             )
         if not train_store.observed.any():
             raise ValueError("The training data has no observed value.")
@@ -413,7 +423,9 @@ class DiffusionEstimatorBase(BaseEstimator):
 
     def _window_store(self, series: SeriesSet) -> WindowStore:
         stride = self.inference_stride or self.window_length
-        return build_window_store(series, self._standardise(series), self.window_length, stride)
+        return build_window_store(
+            series, self._standardise(series), self.window_length, stride, self.edge_anchors
+        )
 
     def _draw_samples(
         self,
@@ -510,7 +522,11 @@ class DiffusionEstimatorBase(BaseEstimator):
         from tsdiff.model.conditioning import Anchors, interpolate_along_time
 
         store = build_window_store(
-            series, self._standardise(series), self.window_length, self.window_length
+            series,
+            self._standardise(series),
+            self.window_length,
+            self.window_length,
+            self.edge_anchors,
         )
         rng = np.random.default_rng(self.random_state)
         keep = rng.permutation(store.n_windows)[: self.calibration_windows]

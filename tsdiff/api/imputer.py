@@ -63,6 +63,11 @@ class TSDiffImputer(  # type: ignore[call-arg]
         How gaps of the conditioning input are filled before the network sees them: ``"zero"``
         is CSDI's; ``"linear"`` interpolates in time (as PriSTI), a strong prior the network
         corrects, so short trainings already beat linear interpolation.
+    edge_anchors : bool, default=True
+        Give each window, per sensor, its last observation before and first after it (in the
+        same series), so the linear fill interpolates a gap that crosses a window's edge as on
+        the whole series instead of extrapolating it (AQI-36: per-window interpolation had MAE
+        15.90 against 14.46 for whole-series interpolation).
     prior_skip : bool, default=True
         Predict the noise as the exact posterior mean under a Gaussian prior around the
         conditioning channel plus a learned residual (see docs/design.md). Without it, a briefly
@@ -176,6 +181,7 @@ class TSDiffImputer(  # type: ignore[call-arg]
         feature_embedding_dim: int = 16,
         dropout: float = 0.1,
         condition_fill: str = "linear",
+        edge_anchors: bool = True,
         prior_skip: bool = True,
         target_strategy: str = "mix",
         validation_fraction: float = 0.1,
@@ -218,6 +224,7 @@ class TSDiffImputer(  # type: ignore[call-arg]
         self.feature_embedding_dim = feature_embedding_dim
         self.dropout = dropout
         self.condition_fill = condition_fill
+        self.edge_anchors = edge_anchors
         self.prior_skip = prior_skip
         self.target_strategy = target_strategy
         self.validation_fraction = validation_fraction

@@ -136,7 +136,11 @@ def _anchor_rows(observed: np.ndarray, local_starts: np.ndarray, length: int) ->
 
 
 def build_window_store(
-    series: SeriesSet, standardised: list[np.ndarray], length: int, stride: int
+    series: SeriesSet,
+    standardised: list[np.ndarray],
+    length: int,
+    stride: int,
+    anchors: bool = True,
 ) -> WindowStore:
     """Pad, concatenate and window standardised series.
 
@@ -148,9 +152,12 @@ def build_window_store(
         Per series, standardised ``(n_steps, n_columns)`` values with NaN where missing.
     length, stride : int
         Window length and the step between window starts.
+    anchors : bool, default=True
+        Record each window's observed neighbours outside it (``anchor_rows``); False leaves
+        every window without anchors.
     """
     padded_values, padded_observed, padded_stamps = [], [], []
-    starts, series_ids, local, offsets, anchors = [], [], [], [], []
+    starts, series_ids, local, offsets, anchor_blocks = [], [], [], [], []
     offset = 0
     for i, (vals, stamps) in enumerate(zip(standardised, series.timestamps, strict=True)):
         n = len(vals)
@@ -162,8 +169,10 @@ def build_window_store(
             last = stamps[-1] if n else 0.0
             stamps = np.concatenate([stamps, last + np.arange(1, pad + 1, dtype=np.float64)])
         local_starts = window_starts(n, length, stride)
-        local_anchors = _anchor_rows(observed[:n], local_starts, length)
-        anchors.append(np.where(local_anchors >= 0, local_anchors + offset, -1))
+        local_anchors = _anchor_rows(
+            observed[:n] if anchors else observed[:0], local_starts, length
+        )
+        anchor_blocks.append(np.where(local_anchors >= 0, local_anchors + offset, -1))
         padded_values.append(np.where(observed, vals, 0.0).astype(np.float32))
         padded_observed.append(observed)
         padded_stamps.append(stamps.astype(np.float32))
@@ -182,7 +191,7 @@ def build_window_store(
         offsets=np.asarray(offsets, dtype=np.int64),
         lengths=series.lengths,
         length=length,
-        anchor_rows=np.concatenate(anchors).astype(np.int32),
+        anchor_rows=np.concatenate(anchor_blocks).astype(np.int32),
     )
 
 
