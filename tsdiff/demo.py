@@ -29,18 +29,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-#: Small CSDI imputer for a time-limited CPU run: a narrow single-layer network gets many more
-#: updates per second than the published one, which matters more with a budget of ~2 minutes.
+#: The published CSDI architecture (the estimator's defaults) in bf16 autocast. Measured on the
+#: 2-core reference CPU with a 120 s budget: MAE 25.86 vs linear interpolation 25.89; the former
+#: narrow single-layer demo network lost (26.36) at 120 s and did not improve at 240 s (26.30).
 DEMO_IMPUTER_PARAMS: dict[str, Any] = {
     "window_length": 36,
-    "train_stride": 2,
-    "channels": 16,
-    "n_layers": 1,
-    "n_heads": 2,
-    "diffusion_embedding_dim": 32,
-    "time_embedding_dim": 32,
-    "feature_embedding_dim": 16,
-    "batch_size": 32,
+    "train_stride": 1,
+    "precision": "bf16-mixed",
+    "batch_size": 16,
     "learning_rate": 1e-3,
     "max_epochs": 1000,
     "patience": None,
@@ -63,6 +59,8 @@ QUICK_IMPUTER_PARAMS: dict[str, Any] = {
     "feature_embedding_dim": 4,
     "sampling_steps": 3,
     "n_samples": 4,
+    "precision": "32-true",
+    "batch_size": 32,
 }
 DEMO_DETECTOR_PARAMS: dict[str, Any] = {
     "window_length": 64,
