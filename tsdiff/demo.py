@@ -30,8 +30,9 @@ import numpy as np
 import pandas as pd
 
 #: The published CSDI architecture (the estimator's defaults) in bf16 autocast. Measured on the
-#: 2-core reference CPU with a 120 s budget: MAE 25.86 vs linear interpolation 25.89; the former
-#: narrow single-layer demo network lost (26.36) at 120 s and did not improve at 240 s (26.30).
+#: 2-core reference CPU with a 120 s budget: MAE 25.86 and 25.90 in two runs vs linear
+#: interpolation 25.89 (a tie; a time budget makes the step count vary); the former narrow
+#: single-layer demo network lost (26.36) at 120 s and did not improve at 240 s (26.30).
 DEMO_IMPUTER_PARAMS: dict[str, Any] = {
     "window_length": 36,
     "train_stride": 1,
