@@ -169,9 +169,10 @@ def build_window_store(
             last = stamps[-1] if n else 0.0
             stamps = np.concatenate([stamps, last + np.arange(1, pad + 1, dtype=np.float64)])
         local_starts = window_starts(n, length, stride)
-        local_anchors = _anchor_rows(
-            observed[:n] if anchors else observed[:0], local_starts, length
-        )
+        if anchors:
+            local_anchors = _anchor_rows(observed[:n], local_starts, length)
+        else:
+            local_anchors = np.full((len(local_starts), vals.shape[1], 2), -1, dtype=np.int64)
         anchor_blocks.append(np.where(local_anchors >= 0, local_anchors + offset, -1))
         padded_values.append(np.where(observed, vals, 0.0).astype(np.float32))
         padded_observed.append(observed)
