@@ -6,9 +6,15 @@ import numpy as np
 import pytest
 import torch
 
-from tsdiff.data.masking import condition_mask, historical_condition_mask, random_condition_mask
+from tsdiff.data.masking import (
+    condition_mask,
+    historical_condition_mask,
+    random_condition_mask,
+    strip_condition_mask,
+)
 from tsdiff.diffusion import NoiseSchedule
 from tsdiff.model import CSDIDenoiser, interpolate_along_time
+from tsdiff.scoring.masks import complementary_masks
 from tsdiff.training.module import masked_noise_loss
 
 
@@ -133,6 +139,33 @@ def test_condition_masks_are_subsets_of_observed() -> None:
         assert (observed & ~cond).sum() > 0
     with pytest.raises(ValueError, match="Unknown target strategy"):
         condition_mask(observed, "sideways")
+
+
+def test_strip_masks_hide_exactly_one_scoring_mask_per_window() -> None:
+    hide = torch.from_numpy(complementary_masks(3, 12, n_masks=3, strip_length=2))
+    observed = torch.rand(600, 3, 12, generator=torch.Generator().manual_seed(0)) > 0.2
+    cond = strip_condition_mask(observed, hide, torch.Generator().manual_seed(1))
+    assert torch.all(~cond | observed)
+    # Each window's hidden cells are the observed cells of one scoring mask, chosen evenly.
+    picks = []
+    for b in range(len(observed)):
+        matches = [
+            m for m in range(3) if torch.equal(observed[b] & ~cond[b], observed[b] & hide[m])
+        ]
+        assert len(matches) == 1
+        picks.append(matches[0])
+    assert np.bincount(picks, minlength=3).min() > 150
+    with pytest.raises(ValueError, match="hide_masks must have shape"):
+        strip_condition_mask(observed, hide[:, :2])
+    with pytest.raises(ValueError, match="needs hide_masks"):
+        condition_mask(observed, "strips")
+    # "strips_mix": about half the windows get a strip mask.
+    mixed = condition_mask(observed, "strips_mix", torch.Generator().manual_seed(2), hide)
+    as_strip = [
+        any(torch.equal(observed[b] & ~mixed[b], observed[b] & hide[m]) for m in range(3))
+        for b in range(len(observed))
+    ]
+    assert 0.4 < np.mean(as_strip) < 0.6
 
 
 def test_random_mask_ratio_is_uniform_per_window() -> None:

@@ -33,7 +33,7 @@ from tsdiff.scoring import (
 # -- masks ------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("pattern", ["strips", "checkerboard"])
+@pytest.mark.parametrize("pattern", ["strips", "checkerboard", "sensors"])
 @pytest.mark.parametrize(("n_masks", "strip"), [(2, 1), (2, 4), (3, 2), (4, 5)])
 def test_masks_hide_every_cell_exactly_once(pattern: str, n_masks: int, strip: int) -> None:
     masks = complementary_masks(5, 24, n_masks, strip, pattern)
@@ -50,6 +50,11 @@ def test_strip_masks_hide_whole_time_strips() -> None:
         np.testing.assert_array_equal(masks[0, k], expected)
     checker = complementary_masks(3, 8, 2, 2, "checkerboard")
     assert not np.array_equal(checker[0, 0], checker[0, 1])  # staggered by sensor
+    sensors = complementary_masks(5, 8, 2, 2, "sensors")
+    np.testing.assert_array_equal(sensors[0].all(axis=1), [True, False, True, False, True])
+    np.testing.assert_array_equal(sensors[1].all(axis=1), [False, True, False, True, False])
+    with pytest.raises(ValueError, match="at least 6 sensors"):
+        complementary_masks(5, 8, 6, 1, "sensors")
 
 
 @pytest.mark.parametrize(

@@ -19,7 +19,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from tsdiff.data.frames import ParsedInput, SeriesSet, base_time_step, column_names, parse_input
-from tsdiff.data.masking import TARGET_STRATEGIES
+from tsdiff.data.masking import IMPUTATION_TARGET_STRATEGIES
 from tsdiff.data.scaling import NaNStandardScaler
 from tsdiff.data.windows import WindowStore, build_window_store, stitch
 from tsdiff.diffusion.samplers import SAMPLERS
@@ -54,7 +54,7 @@ DIFFUSION_PARAMETER_CONSTRAINTS: dict[str, list[Any]] = {
     "condition_fill": [StrOptions(set(CONDITION_FILLS))],
     "edge_anchors": ["boolean"],
     "prior_skip": ["boolean"],
-    "target_strategy": [StrOptions(set(TARGET_STRATEGIES))],
+    "target_strategy": [StrOptions(set(IMPUTATION_TARGET_STRATEGIES))],
     "validation_fraction": [Interval(Real, 0, 1, closed="left")],
     "max_epochs": [Interval(Integral, 1, None, closed="left")],
     "max_time": [None, Interval(Real, 0, None, closed="neither")],
@@ -241,6 +241,10 @@ class DiffusionEstimatorBase(BaseEstimator):
             return series, None
         return SeriesSet(train_v, train_t), SeriesSet(val_v, val_t)
 
+    def _training_hide_masks(self, n_features: int) -> np.ndarray | None:
+        """Masks ``(n_masks, K, L)`` of the ``"strips"`` target strategies (None: not used)."""
+        return None
+
     def _build_network(self, n_features: int) -> CSDIDenoiser:
         return CSDIDenoiser(
             n_features,
@@ -330,6 +334,7 @@ class DiffusionEstimatorBase(BaseEstimator):
             seed=self.random_state,
             verbose=self.verbose,
             logger=logger,
+            hide_masks=self._training_hide_masks(parsed.values[0].shape[1]),
         )
         try:
             result = train_denoiser(
@@ -534,7 +539,13 @@ class DiffusionEstimatorBase(BaseEstimator):
         values, observed, stamps = store.gather(np.arange(store.n_windows))
         anchors = Anchors(*(torch.from_numpy(a) for a in store.anchors(np.arange(store.n_windows))))
         generator = torch.Generator().manual_seed(int(rng.integers(2**31)))
-        cond = condition_mask(torch.from_numpy(observed), self.target_strategy, generator).numpy()
+        masks = self._training_hide_masks(observed.shape[1])
+        cond = condition_mask(
+            torch.from_numpy(observed),
+            self.target_strategy,
+            generator,
+            None if masks is None else torch.from_numpy(masks),
+        ).numpy()
         hidden = observed & ~cond
         if hidden.sum() < 20:
             return

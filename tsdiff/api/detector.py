@@ -14,6 +14,7 @@ from sklearn.utils.validation import check_array, check_is_fitted
 
 from tsdiff.api._base import DIFFUSION_PARAMETER_CONSTRAINTS, DiffusionEstimatorBase
 from tsdiff.data.frames import ParsedInput, SeriesSet
+from tsdiff.data.masking import TARGET_STRATEGIES
 from tsdiff.data.windows import WindowStore, build_window_store
 from tsdiff.diffusion.schedules import NoiseSchedule
 from tsdiff.scoring.aggregate import (
@@ -33,6 +34,7 @@ THRESHOLD_METHODS: tuple[str, ...] = ("auto", "pot", "quantile")
 
 DETECTOR_PARAMETER_CONSTRAINTS: dict[str, list[Any]] = {
     **{k: v for k, v in DIFFUSION_PARAMETER_CONSTRAINTS.items() if k != "validation_fraction"},
+    "target_strategy": [StrOptions(set(TARGET_STRATEGIES))],
     "contamination": [None, Interval(Real, 0, 0.5, closed="right")],
     "threshold": [StrOptions(set(THRESHOLD_METHODS)), Interval(Real, None, None, closed="neither")],
     "risk": [Interval(Real, 0, 1, closed="neither")],
@@ -438,7 +440,7 @@ class TSDiffAnomalyDetector(DiffusionEstimatorBase):
                 f"n_masks ({self.n_masks}) cannot exceed window_length ({self.window_length}): "
                 "each mask must hide at least one time step."
             )
-        if self.n_masks * self.strip_length > self.window_length:
+        if self.mask_pattern != "sensors" and self.n_masks * self.strip_length > self.window_length:
             raise ValueError(
                 f"n_masks * strip_length ({self.n_masks} * {self.strip_length}) exceeds "
                 f"window_length ({self.window_length}), so some masks would hide nothing; "
@@ -463,6 +465,14 @@ class TSDiffAnomalyDetector(DiffusionEstimatorBase):
         return super()._parse(X, reset=reset)
 
     # -- fitting ------------------------------------------------------------------------------
+    def _training_hide_masks(self, n_features: int) -> np.ndarray | None:
+        """The scoring masks, which the ``"strips"`` target strategies train on."""
+        if self.target_strategy not in ("strips", "strips_mix"):
+            return None
+        return complementary_masks(
+            n_features, self.window_length, self.n_masks, self.strip_length, self.mask_pattern
+        )
+
     def _split_validation(
         self, series: SeriesSet, fraction: float | None = None
     ) -> tuple[SeriesSet, SeriesSet | None]:

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import torch
 
-TARGET_STRATEGIES: tuple[str, ...] = ("random", "historical", "mix")
+TARGET_STRATEGIES: tuple[str, ...] = ("random", "historical", "mix", "strips", "strips_mix")
+# The strategies that need no hiding masks (CSDI's own); "strips" ones need ``hide_masks``.
+IMPUTATION_TARGET_STRATEGIES: tuple[str, ...] = ("random", "historical", "mix")
 
 
 def _uniform(
@@ -58,13 +60,60 @@ def historical_condition_mask(
     return torch.where(no_target[:, None, None], fallback, borrowed)
 
 
+def strip_condition_mask(
+    observed: torch.Tensor, hide_masks: torch.Tensor, generator: torch.Generator | None = None
+) -> torch.Tensor:
+    """Hide, in each window, the cells of one of ``hide_masks`` drawn at random.
+
+    Trains the network on the very task the detector gives it when scoring: impute the
+    strips one complementary mask hides from the rest of the window.
+
+    Parameters
+    ----------
+    observed : torch.Tensor
+        ``(B, K, L)`` boolean mask of observed cells.
+    hide_masks : torch.Tensor
+        ``(M, K, L)`` boolean masks, True where a mask hides a cell.
+
+    Returns
+    -------
+    torch.Tensor
+        ``(B, K, L)`` boolean conditioning mask (a subset of ``observed``).
+    """
+    if hide_masks.ndim != 3 or tuple(hide_masks.shape[1:]) != tuple(observed.shape[1:]):
+        raise ValueError(
+            f"hide_masks must have shape (n_masks, {observed.shape[1]}, {observed.shape[2]}), "
+            f"got {tuple(hide_masks.shape)}."
+        )
+    pick = torch.randint(
+        0, hide_masks.shape[0], (observed.shape[0],), generator=generator, device="cpu"
+    ).to(observed.device)
+    return observed & ~hide_masks.to(observed.device, torch.bool)[pick]
+
+
 def condition_mask(
-    observed: torch.Tensor, strategy: str, generator: torch.Generator | None = None
+    observed: torch.Tensor,
+    strategy: str,
+    generator: torch.Generator | None = None,
+    hide_masks: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Conditioning mask for a training batch by strategy name.
 
-    ``"mix"`` draws ``"random"`` or ``"historical"`` with equal odds per window.
+    ``"mix"`` draws ``"random"`` or ``"historical"`` with equal odds per window; ``"strips"``
+    hides one of ``hide_masks`` per window (:func:`strip_condition_mask`); ``"strips_mix"``
+    draws ``"strips"`` or ``"mix"`` with equal odds per window.
     """
+    if strategy in ("strips", "strips_mix") and hide_masks is None:
+        raise ValueError(f"target strategy {strategy!r} needs hide_masks.")
+    if strategy == "strips":
+        assert hide_masks is not None
+        return strip_condition_mask(observed, hide_masks, generator)
+    if strategy == "strips_mix":
+        assert hide_masks is not None
+        strips = strip_condition_mask(observed, hide_masks, generator)
+        mixed = condition_mask(observed, "mix", generator)
+        pick = _uniform((observed.shape[0], 1, 1), observed, generator) < 0.5
+        return torch.where(pick, strips, mixed)
     if strategy == "random":
         return random_condition_mask(observed, generator)
     if strategy == "historical":

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-MASK_PATTERNS: tuple[str, ...] = ("strips", "checkerboard")
+MASK_PATTERNS: tuple[str, ...] = ("strips", "checkerboard", "sensors")
 
 
 def complementary_masks(
@@ -22,11 +22,12 @@ def complementary_masks(
         Number of masks ``M`` (each hides about ``1 / M`` of the window).
     strip_length : int, default=4
         Width in time steps of each hidden strip.
-    pattern : {"strips", "checkerboard"}, default="strips"
+    pattern : {"strips", "checkerboard", "sensors"}, default="strips"
         ``"strips"`` hides all sensors in strips ``m, m + M, m + 2M, ...`` (so a hidden value is
         imputed from its sensor's and the other sensors' values before and after the strip);
         ``"checkerboard"`` shifts the strips by one per sensor, so at every time step the other
-        sensors are partly visible.
+        sensors are partly visible; ``"sensors"`` hides sensors ``m, m + M, ...`` over the whole
+        window (a value is imputed from the other sensors only; ``strip_length`` is unused).
 
     Returns
     -------
@@ -41,6 +42,14 @@ def complementary_masks(
         raise ValueError(f"strip_length must be >= 1, got {strip_length}.")
     if pattern not in MASK_PATTERNS:
         raise ValueError(f"Unknown mask pattern {pattern!r}; choose one of {MASK_PATTERNS}.")
+    if pattern == "sensors":
+        if n_masks > n_features:
+            raise ValueError(
+                f"pattern 'sensors' with n_masks={n_masks} needs at least {n_masks} sensors, got "
+                f"{n_features}; lower n_masks or use the 'strips' pattern."
+            )
+        owner = np.repeat((np.arange(n_features) % n_masks)[:, None], length, axis=1)
+        return owner[None, :, :] == np.arange(n_masks)[:, None, None]
     strip = np.arange(length) // strip_length
     shift = (
         np.arange(n_features)[:, None]

@@ -44,6 +44,7 @@ class TrainingConfig:
     verbose: bool = True
     logger: Any = False
     extra_callbacks: list[pl.Callback] = field(default_factory=list)
+    hide_masks: np.ndarray | None = None
 
 
 @dataclass
@@ -94,6 +95,7 @@ def estimate_prior_variance(
     strategy: str,
     seed: int | None,
     max_windows: int = 1024,
+    hide_masks: np.ndarray | None = None,
 ) -> torch.Tensor:
     """Per-feature mean squared error of the conditioning fill on training target cells.
 
@@ -108,7 +110,8 @@ def estimate_prior_variance(
     )
     anchors = Anchors(*(torch.from_numpy(np.ascontiguousarray(a)) for a in store.anchors(ids)))
     generator = torch.Generator().manual_seed(int(rng.integers(2**31)))
-    cond = condition_mask(observed, strategy, generator)
+    masks = None if hide_masks is None else torch.as_tensor(hide_masks, dtype=torch.bool)
+    cond = condition_mask(observed, strategy, generator, masks)
     target = (observed & ~cond).to(values.dtype)
     with torch.no_grad():
         filled = fill_condition(
@@ -135,7 +138,13 @@ def train_denoiser(
     has_validation = val_store is not None and val_store.n_windows > 0
     if network.prior_skip:
         network.prior_variance.copy_(
-            estimate_prior_variance(network, train_store, config.target_strategy, config.seed)
+            estimate_prior_variance(
+                network,
+                train_store,
+                config.target_strategy,
+                config.seed,
+                hide_masks=config.hide_masks,
+            )
         )
     module = DiffusionImputationModule(
         network,
@@ -144,6 +153,7 @@ def train_denoiser(
         learning_rate=config.learning_rate,
         weight_decay=config.weight_decay,
         validation_seed=config.seed or 0,
+        hide_masks=config.hide_masks,
     )
     datamodule = WindowDataModule(
         train_store, val_store if has_validation else None, config.batch_size

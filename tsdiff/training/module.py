@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import pytorch_lightning as pl
 import torch
 
@@ -19,15 +20,17 @@ def masked_noise_loss(
     batch: Batch,
     strategy: str,
     generator: torch.Generator | None = None,
+    hide_masks: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """CSDI's training objective on one batch.
 
     Hide target cells (observed but not conditioned), noise them to a random step, and return
     the mean squared error of the predicted noise over target cells only, with the number of
-    target cells. Conditioned cells and unobserved cells never enter the loss.
+    target cells. Conditioned cells and unobserved cells never enter the loss. ``hide_masks``
+    are the masks of the ``"strips"`` strategies (see :func:`~tsdiff.data.masking.condition_mask`).
     """
     values, observed, stamps = batch["values"], batch["observed"], batch["timestamps"]
-    cond = condition_mask(observed, strategy, generator)
+    cond = condition_mask(observed, strategy, generator, hide_masks)
     target = (observed & ~cond).to(values.dtype)
     steps = torch.randint(
         0, schedule.num_train_timesteps, (values.shape[0],), generator=generator, device="cpu"
@@ -50,7 +53,7 @@ class DiffusionImputationModule(pl.LightningModule):
         The score network (a plain ``nn.Module``).
     schedule_config : dict
         Arguments of :class:`~tsdiff.diffusion.NoiseSchedule`.
-    target_strategy : {"random", "historical", "mix"}
+    target_strategy : {"random", "historical", "mix", "strips", "strips_mix"}
         How training targets are chosen among observed cells.
     learning_rate : float
         Adam learning rate.
@@ -58,6 +61,8 @@ class DiffusionImputationModule(pl.LightningModule):
         Adam weight decay.
     validation_seed : int
         Seed of the fixed masks, steps and noise used for the validation loss.
+    hide_masks : ndarray of shape (n_masks, K, L), optional
+        Hiding masks of the ``"strips"`` strategies.
     """
 
     def __init__(
@@ -68,6 +73,7 @@ class DiffusionImputationModule(pl.LightningModule):
         learning_rate: float = 1e-3,
         weight_decay: float = 1e-6,
         validation_seed: int = 0,
+        hide_masks: np.ndarray | None = None,
     ) -> None:
         super().__init__()
         self.network = network
@@ -76,9 +82,14 @@ class DiffusionImputationModule(pl.LightningModule):
         self.learning_rate = learning_rate
         self.weight_decay = weight_decay
         self.validation_seed = validation_seed
+        self.hide_masks = (
+            None if hide_masks is None else torch.as_tensor(hide_masks, dtype=torch.bool)
+        )
 
     def training_step(self, batch: Batch, batch_idx: int) -> torch.Tensor:
-        loss, _ = masked_noise_loss(self.network, self.schedule, batch, self.target_strategy)
+        loss, _ = masked_noise_loss(
+            self.network, self.schedule, batch, self.target_strategy, hide_masks=self.hide_masks
+        )
         self.log(
             "train_loss",
             loss,
@@ -92,7 +103,7 @@ class DiffusionImputationModule(pl.LightningModule):
     def validation_step(self, batch: Batch, batch_idx: int) -> torch.Tensor:
         generator = torch.Generator().manual_seed(self.validation_seed + batch_idx)
         loss, _ = masked_noise_loss(
-            self.network, self.schedule, batch, self.target_strategy, generator
+            self.network, self.schedule, batch, self.target_strategy, generator, self.hide_masks
         )
         self.log(
             "val_loss",
