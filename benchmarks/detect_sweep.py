@@ -1,0 +1,182 @@
+"""Detector development sweep: train once, draw the imputation samples once, then compare the
+post-processing (smoothing, aggregation) on cached samples, for one SMD machine or SKAB.
+
+The expensive parts (training, sampling) run once per ``--tag``; every post-processing setting
+is then scored from the same samples, so differences between rows are the post-processing
+alone. Labels are only used for the metrics. Use it to choose defaults on a development machine
+and report them on the others (docs/benchmarks_detection.md says which machine chose what).
+
+    python benchmarks/detect_sweep.py machine-2-1 --tag strips_mix \
+        --param target_strategy=strips_mix --smoothing 1 5 15 31 63
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import os
+import pickle
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("OMP_NUM_THREADS", "2")
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+for path in (REPO, REPO / "benchmarks"):
+    if str(path) not in sys.path:
+        sys.path.insert(0, str(path))
+
+import detect  # noqa: E402
+
+from tsdiff import TSDiffAnomalyDetector  # noqa: E402
+from tsdiff.scoring import (  # noqa: E402
+    SensorNormaliser,
+    aggregate_sensors,
+    combine_windows,
+    complementary_masks,
+    detection_report,
+    smooth_scores,
+)
+from tsdiff.scoring.cells import cell_scores  # noqa: E402
+
+# The benchmark's tsdiff settings (benchmarks/detect.py), before --param overrides.
+BASE_PARAMS: dict[str, Any] = {
+    "random_state": 0,
+    "verbose": False,
+    "max_time": 240.0,
+    "calibration_fraction": detect.CALIBRATION_FRACTION,
+    "risk": detect.RISK,
+    "window_length": 32,
+    "strip_length": 16,
+    "train_stride": 2,
+    "aggregation": "topk",
+    "top_k": 6,
+}
+
+
+def raw_cell_scores(detector: TSDiffAnomalyDetector, frame: Any) -> dict[str, Any]:
+    """Samples for every window of ``frame`` under the detector's masks, kept for re-scoring."""
+    series = detector._parse(frame, reset=False).series(detector.time_step_)
+    store = detector._scoring_store(series)
+    n_features, length, n_masks = store.values.shape[1], store.length, detector.n_masks
+    hide = complementary_masks(
+        n_features, length, n_masks, detector.strip_length, detector.mask_pattern
+    )
+    repeated = np.repeat(np.arange(store.n_windows), n_masks)
+    values, observed, _ = store.gather(repeated)
+    hidden = np.tile(hide, (store.n_windows, 1, 1))
+    drawn = detector._sample(store.subset(repeated), hidden)
+    scores = cell_scores(np.moveaxis(drawn, 1, 0), values, detector.cell_score, detector.std_floor)
+    targets = hidden & observed
+    shape = (store.n_windows, n_masks, n_features, length)
+    summed = np.where(targets, scores, 0.0).reshape(shape).sum(axis=1)
+    scored = targets.reshape(shape).any(axis=1)
+    return {"tables": combine_windows(store, np.where(scored, summed, np.nan))}
+
+
+def evaluate(
+    calibration: list[np.ndarray],
+    test: list[np.ndarray],
+    labels: list[np.ndarray],
+    smoothing: int,
+    aggregation: str,
+    top_k: int,
+    vus_window: int,
+) -> dict[str, float]:
+    """The detector's post-processing and label-free threshold, then the benchmark's metrics."""
+    normaliser = SensorNormaliser("standard").fit(np.concatenate(calibration))
+
+    def process(raw: np.ndarray) -> np.ndarray:
+        smoothed = smooth_scores(normaliser.transform(raw), smoothing)
+        return aggregate_sensors(smoothed, aggregation, top_k)
+
+    reference = np.concatenate([process(r) for r in calibration])
+    threshold = detect.label_free_threshold(reference[np.isfinite(reference)])
+    reports = []
+    for raw, y in zip(test, labels, strict=True):
+        scores = process(raw)
+        scores = np.where(np.isfinite(scores), scores, np.nanmin(scores))
+        reports.append(detection_report(y, scores, threshold, window=vus_window))
+    keys = ("vus_pr", "auc_pr", "auc_roc", "best_f1", "f1")
+    out = {k: float(np.mean([r[k] for r in reports])) for k in keys}
+    out["f1_ratio"] = out["f1"] / out["best_f1"] if out["best_f1"] > 0 else float("nan")
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("dataset", help="an SMD machine (e.g. machine-2-1) or SKAB")
+    parser.add_argument("--tag", default="default", help="names the cached model and samples")
+    parser.add_argument("--param", action="append", default=[], help="detector parameter k=v")
+    parser.add_argument("--smoothing", type=int, nargs="+", default=[1, 5, 15, 31, 63])
+    parser.add_argument("--aggregation", nargs="+", default=["max", "topk:3", "topk:6"])
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--vus-window", type=int, default=100)
+    parser.add_argument("--cache", type=Path, default=REPO / "benchmarks" / "results" / "sweep")
+    args = parser.parse_args(argv)
+
+    import torch
+
+    torch.set_num_threads(args.threads)
+    split = detect.load_skab() if args.dataset == "SKAB" else detect.load_smd(args.dataset)
+    params = dict(BASE_PARAMS)
+    for item in args.param:
+        key, value = item.split("=", 1)
+        params[key] = json.loads(value) if value[:1] in '0123456789-[{tfn"' else value
+    args.cache.mkdir(parents=True, exist_ok=True)
+    cached = args.cache / f"{args.dataset}_{args.tag}.pkl"
+    if cached.exists():
+        with cached.open("rb") as fh:  # our own cache file, written below
+            state = pickle.load(fh)
+        print(f"samples from {cached}")
+    else:
+        detector = TSDiffAnomalyDetector(**params)
+        start = time.perf_counter()
+        detector.fit(split.train if len(split.train) > 1 else split.train[0])
+        fit_seconds = time.perf_counter() - start
+        start = time.perf_counter()
+        calibration = [t for f in split.calibration for t in raw_cell_scores(detector, f)["tables"]]
+        test = [t for f in split.test for t in raw_cell_scores(detector, f)["tables"]]
+        state = {
+            "params": params,
+            "fit_seconds": fit_seconds,
+            "epochs": detector.n_epochs_,
+            "score_seconds": time.perf_counter() - start,
+            "calibration": calibration,
+            "test": test,
+        }
+        with cached.open("wb") as fh:
+            pickle.dump(state, fh)
+    print(
+        f"{args.dataset} {args.tag}: fit {state['fit_seconds']:.0f} s ({state['epochs']} "
+        f"epochs), sampling {state['score_seconds']:.0f} s, params {state['params']}"
+    )
+    print("| smoothing | aggregation | VUS-PR | AUC-PR | AUC-ROC | best F1 | F1 @ thr. | ratio |")
+    print("|---|---|---|---|---|---|---|---|")
+    for smoothing, aggregation in itertools.product(args.smoothing, args.aggregation):
+        how, _, k = aggregation.partition(":")
+        r = evaluate(
+            state["calibration"],
+            state["test"],
+            split.labels,
+            smoothing,
+            how,
+            int(k or 1),
+            args.vus_window,
+        )
+        print(
+            f"| {smoothing} | {aggregation} | {r['vus_pr']:.3f} | {r['auc_pr']:.3f} "
+            f"| {r['auc_roc']:.3f} | {r['best_f1']:.3f} | {r['f1']:.3f} | {r['f1_ratio']:.2f} |"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
