@@ -229,10 +229,31 @@ class MethodOutput:
     calibration_sensors: list[np.ndarray] | None = None
 
 
+def _finite(scores: np.ndarray) -> np.ndarray:
+    """Scores clipped to the finite range and to +-1e250 (PCA's reach 1e308 on directions
+    that were constant in training), so that a moving average neither overflows nor turns a
+    neighbourhood into NaN; NaN stays NaN. Ranks are unchanged up to ties among huge values."""
+    finite = scores[np.isfinite(scores)]
+    if finite.size == 0:
+        return scores
+    return np.clip(scores, max(finite.min(), -1e250), min(finite.max(), 1e250))
+
+
 def smoothed(output: MethodOutput, width: int) -> MethodOutput:
     """The same scores after tsdiff's post-processing: a centred ``width``-step moving average
     (of the normalised per-sensor scores before max aggregation where the method has them, of
     the per-step score otherwise). Gives the baselines the smoothing tsdiff's default uses."""
+    output = MethodOutput(
+        [_finite(t) for t in output.test],
+        _finite(output.calibration),
+        None if output.sensors is None else [_finite(s) for s in output.sensors],
+        output.fit_seconds,
+        output.score_seconds,
+        {},
+        None
+        if output.calibration_sensors is None
+        else [_finite(s) for s in output.calibration_sensors],
+    )
     if output.sensors is not None and output.calibration_sensors is not None:
         sensors = [smooth_scores(s, width) for s in output.sensors]
         calibration = np.concatenate(
@@ -568,6 +589,39 @@ def table(summary: dict[str, Any], title: str) -> str:
     return "\n".join(lines)
 
 
+def merge_reports(paths: list[Path], output: Path) -> int:
+    """One report from several runs' JSON files: SMD machines pooled (later files win), SKAB
+    from the last file that has it; commands, machines and logs are kept per part."""
+    parts = [json.loads(p.read_text()) for p in paths]
+    smd: dict[str, Any] = {}
+    report: dict[str, Any] = {
+        "merged_from": [
+            {"file": p.name, "command": r.get("command"), "seconds": r.get("seconds")}
+            for p, r in zip(paths, parts, strict=True)
+        ],
+        "machine": parts[-1].get("machine"),
+        "protocol": parts[-1].get("protocol"),
+        "log": [line for r in parts for line in r.get("log", [])],
+    }
+    for part in parts:
+        smd.update(part.get("smd", {}).get("machines", {}))
+        if "skab" in part:
+            report["skab"] = part["skab"]
+    markdown = []
+    if smd:
+        report["smd"] = {"machines": smd, "mean": mean_over(smd)}
+        markdown.append(
+            table(report["smd"]["mean"], f"SMD ({len(smd)} machines: {', '.join(smd)}), mean")
+        )
+    if "skab" in report:
+        runs = report["skab"]["runs"]
+        markdown.append(table(report["skab"]["results"], f"SKAB ({len(runs)} runs), mean"))
+    _save(output, report)
+    print("\n\n".join(markdown))
+    print(f"\nwrote {output}")
+    return 0
+
+
 def _save(path: Path, report: dict[str, Any]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(report, indent=1, default=float))
@@ -627,7 +681,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--output", type=Path, default=REPO / "benchmarks" / "results" / "detect.json"
     )
+    parser.add_argument(
+        "--merge",
+        nargs="+",
+        type=Path,
+        default=None,
+        help="combine result files of earlier runs (e.g. machines run separately) into "
+        "--output, recomputing the SMD means; runs nothing",
+    )
     args = parser.parse_args(argv)
+    if args.merge:
+        return merge_reports(args.merge, args.output)
 
     import torch
 

@@ -268,6 +268,7 @@ def test_from_imputer_reuses_the_trained_network(train: pd.DataFrame, test_frame
         ({"strip_length": 20}, "strip_length"),
         ({"n_masks": 1}, "n_masks"),
         ({"aggregation": "mean"}, "aggregation"),
+        ({"mask_pattern": "sensors", "n_masks": 5, "strip_length": 4}, "at least 5 sensors"),
     ],
 )
 def test_bad_parameters_are_named(train: pd.DataFrame, params: dict, match: str) -> None:
@@ -283,6 +284,29 @@ def test_bad_input_is_reported(fitted: TSDiffAnomalyDetector, test_frame: tuple)
         fitted.decision_function(frame.replace(frame.iloc[3, 0], np.inf))
     with pytest.raises(NotFittedError):
         TSDiffAnomalyDetector().decision_function(frame)
+
+
+def test_training_targets_are_the_scoring_masks(
+    train: pd.DataFrame, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``"strips"`` trains on exactly the masks used for scoring; the imputer refuses it."""
+    import tsdiff.training.module as module
+    from tsdiff.scoring.masks import complementary_masks
+
+    seen: list[Any] = []
+    original = module.masked_noise_loss
+
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        seen.append(kwargs.get("hide_masks", args[5] if len(args) > 5 else None))
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(module, "masked_noise_loss", spy)
+    params = {**TINY, "mask_pattern": "checkerboard", "strip_length": 8, "n_masks": 3}
+    TSDiffAnomalyDetector(max_epochs=1, target_strategy="strips", **params).fit(train.iloc[:300])
+    expected = complementary_masks(4, 32, 3, 8, "checkerboard")
+    assert seen and all(np.array_equal(np.asarray(m), expected) for m in seen)
+    with pytest.raises(ValueError, match="target_strategy"):
+        TSDiffImputer(target_strategy="strips", max_epochs=1).fit(train.iloc[:100])
 
 
 def test_short_training_data_calibrates_on_training_data_with_a_warning() -> None:
