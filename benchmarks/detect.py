@@ -230,40 +230,37 @@ class MethodOutput:
 
 
 def _finite(scores: np.ndarray) -> np.ndarray:
-    """Scores clipped to the finite range and to +-1e250 (PCA's reach 1e308 on directions
-    that were constant in training), so that a moving average neither overflows nor turns a
-    neighbourhood into NaN; NaN stays NaN. Ranks are unchanged up to ties among huge values."""
-    finite = scores[np.isfinite(scores)]
+    """Scores clipped to 1e6 times their median magnitude before a moving average.
+
+    PCA reaches 1e308 on directions that were constant in training; a running sum of such
+    values overflows or cancels every ordinary score after it. Ranks are kept except among
+    the clipped extremes; NaN stays NaN.
+    """
+    finite = np.abs(scores[np.isfinite(scores)])
     if finite.size == 0:
         return scores
-    return np.clip(scores, max(finite.min(), -1e250), min(finite.max(), 1e250))
+    cap = 1e6 * max(float(np.median(finite)), 1e-12)
+    return np.clip(scores, -cap, cap)
 
 
 def smoothed(output: MethodOutput, width: int) -> MethodOutput:
     """The same scores after tsdiff's post-processing: a centred ``width``-step moving average
     (of the normalised per-sensor scores before max aggregation where the method has them, of
     the per-step score otherwise). Gives the baselines the smoothing tsdiff's default uses."""
-    output = MethodOutput(
-        [_finite(t) for t in output.test],
-        _finite(output.calibration),
-        None if output.sensors is None else [_finite(s) for s in output.sensors],
-        output.fit_seconds,
-        output.score_seconds,
-        {},
-        None
-        if output.calibration_sensors is None
-        else [_finite(s) for s in output.calibration_sensors],
-    )
+
+    def smooth(scores: np.ndarray) -> np.ndarray:
+        return smooth_scores(_finite(scores), width)
+
     if output.sensors is not None and output.calibration_sensors is not None:
-        sensors = [smooth_scores(s, width) for s in output.sensors]
+        sensors = [smooth(s) for s in output.sensors]
         calibration = np.concatenate(
-            [aggregate_sensors(smooth_scores(s, width)) for s in output.calibration_sensors]
+            [aggregate_sensors(smooth(s)) for s in output.calibration_sensors]
         )
         test = [aggregate_sensors(s) for s in sensors]
     else:
         sensors = None
-        calibration = smooth_scores(output.calibration, width)
-        test = [smooth_scores(t, width) for t in output.test]
+        calibration = smooth(output.calibration)
+        test = [smooth(t) for t in output.test]
     return MethodOutput(
         test, calibration, sensors, output.fit_seconds, output.score_seconds, {}, None
     )
@@ -590,7 +587,8 @@ def table(summary: dict[str, Any], title: str) -> str:
 
 
 def merge_reports(paths: list[Path], output: Path) -> int:
-    """One report from several runs' JSON files: SMD machines pooled (later files win), SKAB
+    """One report from several runs' JSON files: SMD results pooled per machine and method
+    (later files win), SKAB
     from the last file that has it; commands, machines and logs are kept per part."""
     parts = [json.loads(p.read_text()) for p in paths]
     smd: dict[str, Any] = {}
@@ -604,7 +602,8 @@ def merge_reports(paths: list[Path], output: Path) -> int:
         "log": [line for r in parts for line in r.get("log", [])],
     }
     for part in parts:
-        smd.update(part.get("smd", {}).get("machines", {}))
+        for machine, methods in part.get("smd", {}).get("machines", {}).items():
+            smd.setdefault(machine, {}).update(methods)  # later files win, method by method
         if "skab" in part:
             report["skab"] = part["skab"]
     markdown = []

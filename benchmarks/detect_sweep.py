@@ -1,8 +1,8 @@
-"""Detector development sweep: train once, draw the imputation samples once, then compare the
-post-processing (smoothing, aggregation) on cached samples, for one SMD machine or SKAB.
+"""Detector development sweep: train once, score once, then compare the post-processing
+(smoothing, aggregation) on the cached raw cell scores, for one SMD machine or SKAB.
 
 The expensive parts (training, sampling) run once per ``--tag``; every post-processing setting
-is then scored from the same samples, so differences between rows are the post-processing
+is then scored from the same raw scores, so differences between rows are the post-processing
 alone. Labels are only used for the metrics. Use it to choose defaults on a development machine
 and report them on the others (docs/benchmarks_detection.md says which machine chose what).
 
@@ -37,12 +37,9 @@ from tsdiff import TSDiffAnomalyDetector  # noqa: E402
 from tsdiff.scoring import (  # noqa: E402
     SensorNormaliser,
     aggregate_sensors,
-    combine_windows,
-    complementary_masks,
     detection_report,
     smooth_scores,
 )
-from tsdiff.scoring.cells import cell_scores  # noqa: E402
 
 # The benchmark's tsdiff settings (benchmarks/detect.py), before --param overrides.
 BASE_PARAMS: dict[str, Any] = {
@@ -59,24 +56,10 @@ BASE_PARAMS: dict[str, Any] = {
 }
 
 
-def raw_cell_scores(detector: TSDiffAnomalyDetector, frame: Any) -> dict[str, Any]:
-    """Samples for every window of ``frame`` under the detector's masks, kept for re-scoring."""
+def raw_cell_tables(detector: TSDiffAnomalyDetector, frame: Any) -> list[np.ndarray]:
+    """The detector's own per-sensor cell scores before normalisation (one table per series)."""
     series = detector._parse(frame, reset=False).series(detector.time_step_)
-    store = detector._scoring_store(series)
-    n_features, length, n_masks = store.values.shape[1], store.length, detector.n_masks
-    hide = complementary_masks(
-        n_features, length, n_masks, detector.strip_length, detector.mask_pattern
-    )
-    repeated = np.repeat(np.arange(store.n_windows), n_masks)
-    values, observed, _ = store.gather(repeated)
-    hidden = np.tile(hide, (store.n_windows, 1, 1))
-    drawn = detector._sample(store.subset(repeated), hidden)
-    scores = cell_scores(np.moveaxis(drawn, 1, 0), values, detector.cell_score, detector.std_floor)
-    targets = hidden & observed
-    shape = (store.n_windows, n_masks, n_features, length)
-    summed = np.where(targets, scores, 0.0).reshape(shape).sum(axis=1)
-    scored = targets.reshape(shape).any(axis=1)
-    return {"tables": combine_windows(store, np.where(scored, summed, np.nan))}
+    return detector._raw_cell_scores(series)
 
 
 def evaluate(
@@ -142,8 +125,8 @@ def main(argv: list[str] | None = None) -> int:
         detector.fit(split.train if len(split.train) > 1 else split.train[0])
         fit_seconds = time.perf_counter() - start
         start = time.perf_counter()
-        calibration = [t for f in split.calibration for t in raw_cell_scores(detector, f)["tables"]]
-        test = [t for f in split.test for t in raw_cell_scores(detector, f)["tables"]]
+        calibration = [t for f in split.calibration for t in raw_cell_tables(detector, f)]
+        test = [t for f in split.test for t in raw_cell_tables(detector, f)]
         state = {
             "params": params,
             "fit_seconds": fit_seconds,

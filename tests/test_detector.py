@@ -269,9 +269,21 @@ def test_from_imputer_reuses_the_trained_network(train: pd.DataFrame, test_frame
         ({"n_masks": 1}, "n_masks"),
         ({"aggregation": "mean"}, "aggregation"),
         ({"mask_pattern": "sensors", "n_masks": 5, "strip_length": 4}, "at least 5 sensors"),
+        (
+            {"mask_pattern": "sensors", "n_masks": 5, "strip_length": 4, "target_strategy": "mix"},
+            "at least 5 sensors",
+        ),
     ],
 )
-def test_bad_parameters_are_named(train: pd.DataFrame, params: dict, match: str) -> None:
+def test_bad_parameters_are_named(
+    train: pd.DataFrame, params: dict, match: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import tsdiff.training.fit as fit
+
+    def no_training(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("bad parameters must fail before training")
+
+    monkeypatch.setattr(fit, "train_denoiser", no_training)
     with pytest.raises(ValueError, match=match):
         TSDiffAnomalyDetector(**{**TINY, **params}).fit(train.iloc[:200])
 

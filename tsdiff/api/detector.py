@@ -475,12 +475,15 @@ class TSDiffAnomalyDetector(DiffusionEstimatorBase):
 
     # -- fitting ------------------------------------------------------------------------------
     def _training_hide_masks(self, n_features: int) -> np.ndarray | None:
-        """The scoring masks, which the ``"strips"`` target strategies train on."""
-        if self.target_strategy not in ("strips", "strips_mix"):
-            return None
-        return complementary_masks(
+        """The scoring masks, which the ``"strips"`` target strategies train on.
+
+        Built for every strategy, before training, so that masks the data cannot support (e.g.
+        ``mask_pattern="sensors"`` with more masks than sensors) fail before the training run.
+        """
+        masks = complementary_masks(
             n_features, self.window_length, self.n_masks, self.strip_length, self.mask_pattern
         )
+        return masks if self.target_strategy in ("strips", "strips_mix") else None
 
     def _split_validation(
         self, series: SeriesSet, fraction: float | None = None
