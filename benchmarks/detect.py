@@ -229,18 +229,10 @@ class MethodOutput:
     calibration_sensors: list[np.ndarray] | None = None
 
 
-def _finite(scores: np.ndarray) -> np.ndarray:
-    """Scores clipped to 1e6 times their median magnitude before a moving average.
-
-    PCA reaches 1e308 on directions that were constant in training; a running sum of such
-    values overflows or cancels every ordinary score after it. Ranks are kept except among
-    the clipped extremes; NaN stays NaN.
-    """
-    finite = np.abs(scores[np.isfinite(scores)])
-    if finite.size == 0:
-        return scores
-    cap = 1e6 * max(float(np.median(finite)), 1e-12)
-    return np.clip(scores, -cap, cap)
+def _clip_cap(arrays: list[np.ndarray]) -> float:
+    """1e6 times the median finite score magnitude over ``arrays`` (1 if none is finite)."""
+    finite = np.concatenate([np.abs(a[np.isfinite(a)]).ravel() for a in arrays])
+    return 1e6 * max(float(np.median(finite)), 1e-12) if finite.size else 1.0
 
 
 def smoothed(output: MethodOutput, width: int) -> MethodOutput:
@@ -248,8 +240,20 @@ def smoothed(output: MethodOutput, width: int) -> MethodOutput:
     (of the normalised per-sensor scores before max aggregation where the method has them, of
     the per-step score otherwise). Gives the baselines the smoothing tsdiff's default uses."""
 
+    # PCA reaches 1e308 (or inf) on directions that were constant in training; in a running
+    # sum such values overflow or cancel every ordinary score after them. Clip them (ranks kept
+    # except among the clipped extremes; NaN stays NaN).
+    cap = _clip_cap(
+        [
+            output.calibration,
+            *output.test,
+            *(output.sensors or []),
+            *(output.calibration_sensors or []),
+        ]
+    )
+
     def smooth(scores: np.ndarray) -> np.ndarray:
-        return smooth_scores(_finite(scores), width)
+        return smooth_scores(np.clip(scores, -cap, cap), width)
 
     if output.sensors is not None and output.calibration_sensors is not None:
         sensors = [smooth(s) for s in output.sensors]
