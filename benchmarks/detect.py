@@ -230,9 +230,10 @@ class MethodOutput:
 
 
 def _clip_cap(arrays: list[np.ndarray]) -> float:
-    """1e6 times the median finite score magnitude over ``arrays`` (1 if none is finite)."""
+    """1e6 times the median finite score magnitude over ``arrays``, at most 1e250 (1 if none
+    is finite): when most scores are already ~1e308 the median alone would overflow."""
     finite = np.concatenate([np.abs(a[np.isfinite(a)]).ravel() for a in arrays])
-    return 1e6 * max(float(np.median(finite)), 1e-12) if finite.size else 1.0
+    return min(1e6 * max(float(np.median(finite)), 1e-12), 1e250) if finite.size else 1.0
 
 
 def smoothed(output: MethodOutput, width: int) -> MethodOutput:
