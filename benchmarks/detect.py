@@ -29,6 +29,7 @@ import platform
 import sys
 import time
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +43,7 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 from tsdiff.scoring import (  # noqa: E402
+    MultiScaleSmoother,
     SensorNormaliser,
     aggregate_sensors,
     detection_report,
@@ -49,6 +51,7 @@ from tsdiff.scoring import (  # noqa: E402
     quantile_threshold,
     rank_sensors,
     smooth_scores,
+    smoothing_windows,
 )
 
 SMD_MACHINES = ("machine-1-6", "machine-2-1", "machine-2-2", "machine-3-3")
@@ -236,10 +239,12 @@ def _clip_cap(arrays: list[np.ndarray]) -> float:
     return min(1e6 * max(float(np.median(finite)), 1e-12), 1e250) if finite.size else 1.0
 
 
-def smoothed(output: MethodOutput, width: int) -> MethodOutput:
-    """The same scores after tsdiff's post-processing: a centred ``width``-step moving average
-    (of the normalised per-sensor scores before max aggregation where the method has them, of
-    the per-step score otherwise). Gives the baselines the smoothing tsdiff's default uses."""
+def smoothed(output: MethodOutput, windows: tuple[int, ...]) -> MethodOutput:
+    """The same scores after tsdiff's post-processing: a centred moving average of each length
+    in ``windows`` (of the normalised per-sensor scores before max aggregation where the method
+    has them, of the per-step score otherwise); with several lengths, each one re-normalised on
+    the calibration scores and the largest kept (tsdiff's ``MultiScaleSmoother``). Gives the
+    baselines the post-processing tsdiff uses."""
 
     # PCA reaches 1e308 (or inf) on directions that were constant in training; in a running
     # sum such values overflow or cancel every ordinary score after them. Clip them (ranks kept
@@ -253,19 +258,24 @@ def smoothed(output: MethodOutput, width: int) -> MethodOutput:
         ]
     )
 
-    def smooth(scores: np.ndarray) -> np.ndarray:
-        return smooth_scores(np.clip(scores, -cap, cap), width)
+    def clip(scores: np.ndarray) -> np.ndarray:
+        return np.clip(scores, -cap, cap)
 
     if output.sensors is not None and output.calibration_sensors is not None:
-        sensors = [smooth(s) for s in output.sensors]
-        calibration = np.concatenate(
-            [aggregate_sensors(smooth(s)) for s in output.calibration_sensors]
-        )
-        test = [aggregate_sensors(s) for s in sensors]
+        calibration_tables = [clip(s) for s in output.calibration_sensors]
+        test_tables = [clip(s) for s in output.sensors]
+    else:  # one column: the per-step score
+        calibration_tables = [clip(output.calibration)[:, None]]
+        test_tables = [clip(t)[:, None] for t in output.test]
+    if len(windows) == 1:
+        smooth: Any = partial(smooth_scores, window=windows[0])
     else:
+        smooth = MultiScaleSmoother(windows).fit(calibration_tables).transform
+    calibration = np.concatenate([aggregate_sensors(smooth(t)) for t in calibration_tables])
+    sensors = [smooth(t) for t in test_tables]
+    test = [aggregate_sensors(t) for t in sensors]
+    if output.sensors is None:
         sensors = None
-        calibration = smooth(output.calibration)
-        test = [smooth(t) for t in output.test]
     return MethodOutput(
         test, calibration, sensors, output.fit_seconds, output.score_seconds, {}, None
     )
@@ -382,7 +392,8 @@ def tsdiff_params(args: argparse.Namespace, dataset: str) -> dict[str, Any]:
     }
     # One configuration for both data sets (see docs/benchmarks_detection.md): window, strips
     # and top-6 aggregation were chosen on SMD machine-1-6; the detector's defaults for the
-    # training targets (strips_mix) and the 31-step smoothing were chosen on machine-2-1.
+    # training targets (strips_mix) and the 31-step smoothing were chosen on machine-2-1, the
+    # multi-scale smoothing (1, 31, 63) (session 4) on all four machines and SKAB.
     params.update(
         window_length=32,
         strip_length=16,
@@ -525,11 +536,13 @@ def run_split(split: Split, args: argparse.Namespace, log: Any) -> dict[str, Any
         start = time.perf_counter()
         output = method()
         variants = [(name, output)]
-        if args.smoothed_baselines > 1 and name not in ("tsdiff", "random"):
-            label = f"{name[:-1]}, smoothed {args.smoothed_baselines})"
-            if not name.endswith(")"):
-                label = f"{name} (smoothed {args.smoothed_baselines})"
-            variants.append((label, smoothed(output, args.smoothed_baselines)))
+        for spec in args.smoothed_baselines if name not in ("tsdiff", "random") else []:
+            windows = smoothing_windows([int(w) for w in spec.split("+")])
+            if windows == (1,):
+                continue
+            what = f"smoothed {spec}" if len(windows) == 1 else f"multi-scale {spec}"
+            label = f"{name[:-1]}, {what})" if name.endswith(")") else f"{name} ({what})"
+            variants.append((label, smoothed(output, windows)))
         for label, out in variants:
             results[label] = evaluate(split, out, args.vus_window)
             r = results[label]
@@ -666,11 +679,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--baseline-window", type=int, default=16)
     parser.add_argument(
         "--smoothed-baselines",
-        type=int,
-        default=31,
-        help="also report every baseline after tsdiff's centred moving average of this many "
-        "steps (its default smoothing), so the comparison does not hinge on post-processing; "
-        "1 turns the extra rows off",
+        nargs="+",
+        default=["31", "1+31+63"],
+        metavar="LENGTHS",
+        help="also report every baseline after tsdiff's post-processing: a centred moving "
+        "average of this many steps ('31'), or several lengths joined by '+' as tsdiff's "
+        "multi-scale smoothing ('1+31+63', its default), so the comparison does not hinge on "
+        "post-processing; '1' alone turns the extra rows off",
     )
     parser.add_argument("--zscore-window", type=int, default=60)
     parser.add_argument(

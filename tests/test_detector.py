@@ -242,6 +242,31 @@ def test_pickle_round_trip_gives_the_same_scores(
     pd.testing.assert_series_equal(copy.decision_function(frame), fitted.decision_function(frame))
 
 
+def test_multi_scale_smoothing_is_calibrated_and_survives_save_and_load(
+    fitted: TSDiffAnomalyDetector, train: pd.DataFrame, test_frame: tuple, tmp_path: Path
+) -> None:
+    frame, labels = test_frame
+    multi = pickle.loads(pickle.dumps(fitted)).set_params(smoothing=(1, 9))
+    with pytest.warns(UserWarning, match="smoothing"), pytest.raises(ValueError, match="calibrate"):
+        multi.decision_function(frame)
+    multi.calibrate(train.iloc[-400:])
+    assert multi.smoothing_centre_.shape == (2, train.shape[1])
+    scores = multi.decision_function(frame)
+    table = multi.feature_scores(frame)
+    # still the row maximum of the per-sensor table, which is the best scale of each cell
+    np.testing.assert_allclose(scores.to_numpy(), table.to_numpy().max(axis=1))
+    assert vus_pr(labels, scores.to_numpy()) > labels.mean() + 0.1
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a list of the same lengths is not a change
+        multi.set_params(smoothing=[1, 9]).decision_function(frame.iloc[:64])
+    multi.save(tmp_path / "multi")
+    loaded = TSDiffAnomalyDetector.load(tmp_path / "multi")
+    np.testing.assert_array_equal(loaded.smoothing_scale_, multi.smoothing_scale_)
+    pd.testing.assert_series_equal(
+        loaded.decision_function(frame), multi.decision_function(frame), check_exact=False
+    )
+
+
 def test_from_imputer_reuses_the_trained_network(train: pd.DataFrame, test_frame: tuple) -> None:
     frame, _ = test_frame
     params = {k: v for k, v in TINY.items() if k not in ("strip_length", "n_samples")}
@@ -268,6 +293,8 @@ def test_from_imputer_reuses_the_trained_network(train: pd.DataFrame, test_frame
         ({"strip_length": 20}, "strip_length"),
         ({"n_masks": 1}, "n_masks"),
         ({"aggregation": "mean"}, "aggregation"),
+        ({"smoothing": (1, 0)}, "smoothing window lengths"),
+        ({"smoothing": "31"}, "smoothing"),
         ({"mask_pattern": "sensors", "n_masks": 5, "strip_length": 4}, "at least 5 sensors"),
         (
             {"mask_pattern": "sensors", "n_masks": 5, "strip_length": 4, "target_strategy": "mix"},

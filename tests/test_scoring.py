@@ -9,6 +9,7 @@ from scipy.stats import norm
 from tsdiff.data.frames import SeriesSet
 from tsdiff.data.windows import build_window_store
 from tsdiff.scoring import (
+    MultiScaleSmoother,
     SensorNormaliser,
     aggregate_sensors,
     auc_pr,
@@ -26,6 +27,7 @@ from tsdiff.scoring import (
     quantile_threshold,
     rank_sensors,
     smooth_scores,
+    smoothing_windows,
     standardised_error,
     vus_pr,
 )
@@ -161,6 +163,61 @@ def test_smooth_scores_is_a_centred_nan_aware_moving_average() -> None:
     with_nan = np.array([1.0, np.nan, 3.0])
     np.testing.assert_allclose(smooth_scores(with_nan, 3), [1, 2, 3])
     assert smooth_scores(np.ones((4, 2)), 2).shape == (4, 2)
+
+
+def test_multi_scale_smoother_keeps_each_cell_s_most_unusual_normalised_scale() -> None:
+    rng = np.random.default_rng(0)
+    calibration = [rng.normal(size=(500, 2)), rng.normal(size=(300, 2))]
+    smoother = MultiScaleSmoother((1, 25)).fit(calibration)
+    assert smoother.centre_.shape == smoother.scale_.shape == (2, 2)
+    # averaging 25 independent scores shrinks their spread about 5-fold; each scale's own
+    # normalisation undoes that, so both scales are on the same footing
+    assert 3.5 < smoother.scale_[0, 0] / smoother.scale_[1, 0] < 7.0
+    test = rng.normal(size=(400, 2))
+    test[100, 0] += 8.0  # one-step spike: the short scale sees it
+    test[250:350, 1] += 1.0  # sustained small shift: only the long scale sees it
+    out = smoother.transform(test)
+    by_scale = [
+        (smooth_scores(test, w) - smoother.centre_[i]) / smoother.scale_[i]
+        for i, w in enumerate((1, 25))
+    ]
+    np.testing.assert_allclose(out, np.maximum(*by_scale))
+    assert out[100, 0] == by_scale[0][100, 0] and out[100, 0] > 6
+    assert np.median(out[270:330, 1]) > 3 > np.median(by_scale[0][270:330, 1])
+
+
+def test_multi_scale_smoother_ignores_nan_and_checks_shapes() -> None:
+    rng = np.random.default_rng(1)
+    smoother = MultiScaleSmoother([1, 3]).fit([rng.normal(size=(100, 2))])
+    table = rng.normal(size=(10, 2))
+    table[:, 1] = np.nan
+    table[5, 0] = np.nan
+    out = smoother.transform(table)
+    assert np.isnan(out[:, 1]).all()  # never observed: never scored
+    assert np.isfinite(out[5, 0])  # the 3-step average still has neighbours
+    with pytest.raises(ValueError, match="2 sensors"):
+        smoother.transform(rng.normal(size=(10, 3)))
+    with pytest.raises(ValueError, match="at least one table"):
+        MultiScaleSmoother([1, 3]).fit([])
+
+
+@pytest.mark.parametrize(
+    ("smoothing", "match"),
+    [
+        ((), "at least one"),
+        ((1, 0), "integers >= 1"),
+        ((1, 2.5), "integers >= 1"),
+        ((5, 5), "repeats"),
+    ],
+)
+def test_smoothing_windows_names_bad_lengths(smoothing: tuple, match: str) -> None:
+    with pytest.raises(ValueError, match=match):
+        smoothing_windows(smoothing)
+
+
+def test_smoothing_windows_accepts_an_int_or_a_sequence() -> None:
+    assert smoothing_windows(31) == (31,)
+    assert smoothing_windows([1, np.int64(31)]) == (1, 31)
 
 
 # -- thresholds ---------------------------------------------------------------------------

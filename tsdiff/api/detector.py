@@ -28,6 +28,7 @@ from tsdiff.scoring.cells import CELL_SCORES, cell_scores
 from tsdiff.scoring.events import extract_events
 from tsdiff.scoring.masks import MASK_PATTERNS, complementary_masks
 from tsdiff.scoring.normalise import NORMALISATIONS, SensorNormaliser
+from tsdiff.scoring.scales import MultiScaleSmoother, smoothing_windows
 from tsdiff.scoring.thresholds import pot_threshold, quantile_threshold
 
 THRESHOLD_METHODS: tuple[str, ...] = ("auto", "pot", "quantile")
@@ -48,7 +49,7 @@ DETECTOR_PARAMETER_CONSTRAINTS: dict[str, list[Any]] = {
     "normalisation": [StrOptions(set(NORMALISATIONS))],
     "aggregation": [StrOptions(set(AGGREGATIONS))],
     "top_k": [Interval(Integral, 1, None, closed="left")],
-    "smoothing": [Interval(Integral, 1, None, closed="left")],
+    "smoothing": [Interval(Integral, 1, None, closed="left"), "array-like"],
     "window_combination": [StrOptions(set(WINDOW_COMBINATIONS))],
     "compile_network": ["boolean"],
 }
@@ -258,11 +259,14 @@ class TSDiffAnomalyDetector(DiffusionEstimatorBase):
         How a time step's sensor scores become one score.
     top_k : int, default=3
         Sensors averaged by ``aggregation="topk"``.
-    smoothing : int, default=31
-        Centred moving average (in steps) of the normalised per-sensor scores (1: none). With
-        four samples per cell the raw scores are noisy; averaging over about one window makes
+    smoothing : int or sequence of int, default=(1, 31, 63)
+        Centred moving average (in steps) of the normalised per-sensor scores. With four
+        samples per cell the raw scores are noisy; averaging over about one window makes
         sustained anomalies (most of those in server and plant logs) stand out, at the price
-        of spreading and diluting one-step spikes: use 1 to 5 for point anomalies.
+        of spreading and diluting one-step spikes. Several lengths score every scale: each
+        one's averages are re-normalised per sensor on the calibration data and a cell keeps
+        its most unusual scale (:class:`~tsdiff.scoring.MultiScaleSmoother`), so spikes and
+        sustained shifts both stand out. A single int uses that one length (1: none).
     window_combination : {"mean", "centre"}, default="mean"
         How overlapping windows are combined (only with ``inference_stride < window_length``).
     compile_network : bool, default=False
@@ -280,6 +284,9 @@ class TSDiffAnomalyDetector(DiffusionEstimatorBase):
         Time-step scores of the calibration data.
     score_centre_, score_scale_ : ndarray of shape (n_features_in_,)
         Per-sensor normalisation of the cell scores.
+    smoothing_centre_, smoothing_scale_ : ndarray of shape (n_scales, n_features_in_) or None
+        Per-scale, per-sensor normalisation of the smoothed scores when ``smoothing`` has
+        several lengths (None for a single length).
     n_calibration_steps_ : int
         Time steps the calibration was computed on.
     calibration_params_ : dict
@@ -320,7 +327,7 @@ class TSDiffAnomalyDetector(DiffusionEstimatorBase):
     normalisation: str
     aggregation: str
     top_k: int
-    smoothing: int
+    smoothing: int | tuple[int, ...]
     window_combination: str
     compile_network: bool
 
@@ -380,7 +387,7 @@ class TSDiffAnomalyDetector(DiffusionEstimatorBase):
         normalisation: str = "standard",
         aggregation: str = "max",
         top_k: int = 3,
-        smoothing: int = 31,
+        smoothing: int | tuple[int, ...] = (1, 31, 63),
         window_combination: str = "mean",
         compile_network: bool = False,
     ) -> None:
@@ -455,6 +462,7 @@ class TSDiffAnomalyDetector(DiffusionEstimatorBase):
                 f"window_length ({self.window_length}), so some masks would hide nothing; "
                 "lower strip_length or n_masks."
             )
+        smoothing_windows(self.smoothing)  # clear error for bad lengths
         if isinstance(self.threshold, str) and self.threshold not in THRESHOLD_METHODS:
             raise ValueError(
                 f"threshold must be one of {THRESHOLD_METHODS} or a number, got {self.threshold!r}."
@@ -597,6 +605,14 @@ class TSDiffAnomalyDetector(DiffusionEstimatorBase):
         normaliser = SensorNormaliser(self.normalisation).fit(stacked)
         self.score_centre_ = normaliser.centre_
         self.score_scale_ = normaliser.scale_
+        self.smoothing_centre_ = self.smoothing_scale_ = None
+        windows = smoothing_windows(self.smoothing)
+        if len(windows) > 1:
+            smoother = MultiScaleSmoother(windows, self.normalisation).fit(
+                [normaliser.transform(r) for r in raw]
+            )
+            self.smoothing_centre_ = smoother.centre_
+            self.smoothing_scale_ = smoother.scale_
         scores = np.concatenate([self._aggregate(self._normalise(r)) for r in raw])
         scores = scores[np.isfinite(scores)]
         self.calibration_scores_ = scores
@@ -606,10 +622,18 @@ class TSDiffAnomalyDetector(DiffusionEstimatorBase):
             name: getattr(self, name) for name in (*_SCORING_PARAMETERS, *_THRESHOLD_PARAMETERS)
         }
 
+    @staticmethod
+    def _comparable(name: str, value: Any) -> Any:
+        """A parameter in a form that compares by meaning (smoothing ``31`` equals ``[31]``)."""
+        return smoothing_windows(value) if name == "smoothing" else value
+
     def _warn_if_stale(self) -> None:
         calibrated = getattr(self, "calibration_params_", {})
         changed = [
-            n for n in _SCORING_PARAMETERS if n in calibrated and calibrated[n] != getattr(self, n)
+            n
+            for n in _SCORING_PARAMETERS
+            if n in calibrated
+            and self._comparable(n, calibrated[n]) != self._comparable(n, getattr(self, n))
         ]
         if changed:
             warnings.warn(
@@ -757,7 +781,20 @@ class TSDiffAnomalyDetector(DiffusionEstimatorBase):
     def _normalise(self, raw: np.ndarray) -> np.ndarray:
         normaliser = SensorNormaliser(self.normalisation)
         normaliser.centre_, normaliser.scale_ = self.score_centre_, self.score_scale_
-        return smooth_scores(normaliser.transform(raw), self.smoothing)
+        normalised = normaliser.transform(raw)
+        windows = smoothing_windows(self.smoothing)
+        if len(windows) == 1:
+            return smooth_scores(normalised, windows[0])
+        centre = getattr(self, "smoothing_centre_", None)
+        if centre is None or len(centre) != len(windows):
+            raise ValueError(
+                f"smoothing={self.smoothing!r} needs a normalisation per length, learned at "
+                "calibration with the same lengths; call calibrate(X_normal) with held-out "
+                "normal data."
+            )
+        smoother = MultiScaleSmoother(windows, self.normalisation)
+        smoother.centre_, smoother.scale_ = centre, np.asarray(self.smoothing_scale_)
+        return smoother.transform(normalised)
 
     def _aggregate(self, sensor_scores: np.ndarray) -> np.ndarray:
         return aggregate_sensors(sensor_scores, self.aggregation, self.top_k)

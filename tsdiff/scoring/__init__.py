@@ -19,12 +19,14 @@ from tsdiff.scoring.metrics import (
     vus_pr,
 )
 from tsdiff.scoring.normalise import SensorNormaliser
+from tsdiff.scoring.scales import MultiScaleSmoother, smoothing_windows
 from tsdiff.scoring.thresholds import pot_threshold, quantile_threshold
 
 __all__ = [
     "CELL_SCORES",
     "MASK_PATTERNS",
     "Event",
+    "MultiScaleSmoother",
     "SensorNormaliser",
     "aggregate_sensors",
     "auc_pr",
@@ -42,6 +44,7 @@ __all__ = [
     "quantile_threshold",
     "rank_sensors",
     "smooth_scores",
+    "smoothing_windows",
     "standardised_error",
     "vus_pr",
 ]
