@@ -7,7 +7,7 @@ alone. Labels are only used for the metrics. Use it to choose defaults on a deve
 and report them on the others (docs/benchmarks_detection.md says which machine chose what).
 
     python benchmarks/detect_sweep.py machine-2-1 --tag strips_mix \
-        --param target_strategy=strips_mix --smoothing 1 5 15 31 63
+        --param target_strategy=strips_mix --smoothing 1 5 15 31 63 1+31+63
 """
 
 from __future__ import annotations
@@ -35,10 +35,12 @@ import detect  # noqa: E402
 
 from tsdiff import TSDiffAnomalyDetector  # noqa: E402
 from tsdiff.scoring import (  # noqa: E402
+    MultiScaleSmoother,
     SensorNormaliser,
     aggregate_sensors,
     detection_report,
     smooth_scores,
+    smoothing_windows,
 )
 
 # The benchmark's tsdiff settings (benchmarks/detect.py), before --param overrides.
@@ -66,16 +68,26 @@ def evaluate(
     calibration: list[np.ndarray],
     test: list[np.ndarray],
     labels: list[np.ndarray],
-    smoothing: int,
+    smoothing: str,
     aggregation: str,
     top_k: int,
     vus_window: int,
 ) -> dict[str, float]:
     """The detector's post-processing and label-free threshold, then the benchmark's metrics."""
     normaliser = SensorNormaliser("standard").fit(np.concatenate(calibration))
+    windows = smoothing_windows([int(w) for w in smoothing.split("+")])
+    smoother = (
+        MultiScaleSmoother(windows).fit([normaliser.transform(r) for r in calibration])
+        if len(windows) > 1
+        else None
+    )
 
     def process(raw: np.ndarray) -> np.ndarray:
-        smoothed = smooth_scores(normaliser.transform(raw), smoothing)
+        normalised = normaliser.transform(raw)
+        if smoother is None:
+            smoothed = smooth_scores(normalised, windows[0])
+        else:
+            smoothed = smoother.transform(normalised)
         return aggregate_sensors(smoothed, aggregation, top_k)
 
     reference = np.concatenate([process(r) for r in calibration])
@@ -98,7 +110,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("dataset", help="an SMD machine (e.g. machine-2-1) or SKAB")
     parser.add_argument("--tag", default="default", help="names the cached model and samples")
     parser.add_argument("--param", action="append", default=[], help="detector parameter k=v")
-    parser.add_argument("--smoothing", type=int, nargs="+", default=[1, 5, 15, 31, 63])
+    parser.add_argument(
+        "--smoothing",
+        nargs="+",
+        default=["1", "5", "15", "31", "63", "1+31", "1+31+63"],
+        help="moving-average lengths; '+' joins several into the multi-scale smoothing",
+    )
     parser.add_argument("--aggregation", nargs="+", default=["max", "topk:3", "topk:6"])
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--vus-window", type=int, default=100)
