@@ -1,0 +1,53 @@
+"""Fast checks of the detection benchmark's post-processing of baseline scores (no training):
+``pytest benchmarks``."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from benchmarks.detect import MethodOutput, smoothed
+from tsdiff.scoring import MultiScaleSmoother, aggregate_sensors, smooth_scores
+
+
+def _per_sensor_output(seed: int = 0) -> MethodOutput:
+    rng = np.random.default_rng(seed)
+    calibration_sensors = [rng.normal(size=(300, 3)), rng.normal(size=(200, 3))]
+    sensors = [rng.normal(size=(150, 3)), rng.normal(size=(100, 3))]
+    return MethodOutput(
+        test=[aggregate_sensors(s) for s in sensors],
+        calibration=np.concatenate([aggregate_sensors(s) for s in calibration_sensors]),
+        sensors=sensors,
+        calibration_sensors=calibration_sensors,
+    )
+
+
+def test_multi_scale_rows_use_tsdiff_s_smoother_on_the_baseline_s_own_calibration() -> None:
+    output = _per_sensor_output()
+    calibration_tables = list(output.calibration_sensors or [])
+    test_tables = list(output.sensors or [])
+    out = smoothed(output, (1, 9))
+    smoother = MultiScaleSmoother((1, 9)).fit(calibration_tables)
+    assert out.sensors is not None
+    for got, table in zip(out.sensors, test_tables, strict=True):
+        np.testing.assert_allclose(got, smoother.transform(table))
+    for got, table in zip(out.test, test_tables, strict=True):
+        np.testing.assert_allclose(got, aggregate_sensors(smoother.transform(table)))
+    expected = [aggregate_sensors(smoother.transform(t)) for t in calibration_tables]
+    np.testing.assert_allclose(out.calibration, np.concatenate(expected))
+
+
+def test_single_length_on_a_flat_score_is_its_moving_average_and_huge_scores_are_clipped() -> None:
+    rng = np.random.default_rng(1)
+    test = rng.normal(size=200)
+    test[50] = 1e308  # PCA's overflow on directions constant in training
+    output = MethodOutput(test=[test], calibration=rng.normal(size=300))
+    out = smoothed(output, (5,))
+    assert out.sensors is None and np.isfinite(out.test[0]).all()
+    # away from the clipped value, a plain moving average (unclipped, 1e308 in the running sum
+    # would wipe out every score after it)
+    ordinary = test.copy()
+    ordinary[50] = 0.0
+    far = np.r_[0:45, 56:200]
+    np.testing.assert_allclose(out.test[0][far], smooth_scores(ordinary, 5)[far], atol=1e-9)
+    assert out.test[0][50] == out.test[0].max()
+    np.testing.assert_allclose(out.calibration, smooth_scores(output.calibration, 5))
