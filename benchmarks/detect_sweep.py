@@ -35,11 +35,7 @@ import detect  # noqa: E402
 
 from tsdiff import TSDiffAnomalyDetector  # noqa: E402
 from tsdiff.scoring import (  # noqa: E402
-    MultiScaleSmoother,
-    SensorNormaliser,
-    aggregate_sensors,
     detection_report,
-    smooth_scores,
     smoothing_windows,
 )
 
@@ -65,6 +61,7 @@ def raw_cell_tables(detector: TSDiffAnomalyDetector, frame: Any) -> list[np.ndar
 
 
 def evaluate(
+    detector: TSDiffAnomalyDetector,
     calibration: list[np.ndarray],
     test: list[np.ndarray],
     labels: list[np.ndarray],
@@ -73,30 +70,19 @@ def evaluate(
     top_k: int,
     vus_window: int,
 ) -> dict[str, float]:
-    """The detector's post-processing and label-free threshold, then the benchmark's metrics."""
-    normaliser = SensorNormaliser("standard").fit(np.concatenate(calibration))
-    windows = smoothing_windows([int(w) for w in smoothing.split("+")])
-    smoother = (
-        MultiScaleSmoother(windows).fit([normaliser.transform(r) for r in calibration])
-        if len(windows) > 1
-        else None
+    """The detector's own post-processing and label-free threshold, re-calibrated on the cached
+    raw scores for this setting, then the benchmark's metrics."""
+    detector.set_params(
+        smoothing=smoothing_windows([int(w) for w in smoothing.split("+")]),
+        aggregation=aggregation,
+        top_k=top_k,
     )
-
-    def process(raw: np.ndarray) -> np.ndarray:
-        normalised = normaliser.transform(raw)
-        if smoother is None:
-            smoothed = smooth_scores(normalised, windows[0])
-        else:
-            smoothed = smoother.transform(normalised)
-        return aggregate_sensors(smoothed, aggregation, top_k)
-
-    reference = np.concatenate([process(r) for r in calibration])
-    threshold = detect.label_free_threshold(reference[np.isfinite(reference)])
+    detector._calibrate_from_raw(calibration)
     reports = []
     for raw, y in zip(test, labels, strict=True):
-        scores = process(raw)
+        scores = detector._aggregate(detector._normalise(raw))
         scores = np.where(np.isfinite(scores), scores, np.nanmin(scores))
-        reports.append(detection_report(y, scores, threshold, window=vus_window))
+        reports.append(detection_report(y, scores, detector.threshold_, window=vus_window))
     keys = ("vus_pr", "auc_pr", "auc_roc", "best_f1", "f1")
     out = {k: float(np.mean([r[k] for r in reports])) for k in keys}
     out["f1_ratio"] = out["f1"] / out["best_f1"] if out["best_f1"] > 0 else float("nan")
@@ -135,6 +121,8 @@ def main(argv: list[str] | None = None) -> int:
     if cached.exists():
         with cached.open("rb") as fh:  # our own cache file, written below
             state = pickle.load(fh)
+        if "detector" not in state:
+            raise SystemExit(f"{cached} predates the cached detector; delete it and rerun.")
         print(f"samples from {cached}")
     else:
         detector = TSDiffAnomalyDetector(**params)
@@ -145,6 +133,7 @@ def main(argv: list[str] | None = None) -> int:
         calibration = [t for f in split.calibration for t in raw_cell_tables(detector, f)]
         test = [t for f in split.test for t in raw_cell_tables(detector, f)]
         state = {
+            "detector": detector,  # fitted; re-calibrated per post-processing below
             "params": params,
             "fit_seconds": fit_seconds,
             "epochs": detector.n_epochs_,
@@ -163,6 +152,7 @@ def main(argv: list[str] | None = None) -> int:
     for smoothing, aggregation in itertools.product(args.smoothing, args.aggregation):
         how, _, k = aggregation.partition(":")
         r = evaluate(
+            state["detector"],
             state["calibration"],
             state["test"],
             split.labels,

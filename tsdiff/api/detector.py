@@ -598,22 +598,25 @@ class TSDiffAnomalyDetector(DiffusionEstimatorBase):
 
     def _calibrate(self, series: SeriesSet) -> None:
         """Learn the per-sensor normalisation and the threshold on ``series``."""
-        raw = self._raw_cell_scores(series)
+        self._calibrate_from_raw(self._raw_cell_scores(series))
+
+    def _calibrate_from_raw(self, raw: list[np.ndarray]) -> None:
+        """The post-processing half of calibration, from ``_raw_cell_scores`` tables (one per
+        series): lets a development sweep re-calibrate other post-processings without sampling."""
         stacked = np.concatenate(raw, axis=0)
         if np.isnan(stacked).all():
             raise ValueError("The calibration data has no observed value to score.")
         normaliser = SensorNormaliser(self.normalisation).fit(stacked)
         self.score_centre_ = normaliser.centre_
         self.score_scale_ = normaliser.scale_
+        normalised = [normaliser.transform(r) for r in raw]
         self.smoothing_centre_ = self.smoothing_scale_ = None
         windows = smoothing_windows(self.smoothing)
         if len(windows) > 1:
-            smoother = MultiScaleSmoother(windows, self.normalisation).fit(
-                [normaliser.transform(r) for r in raw]
-            )
+            smoother = MultiScaleSmoother(windows, self.normalisation).fit(normalised)
             self.smoothing_centre_ = smoother.centre_
             self.smoothing_scale_ = smoother.scale_
-        scores = np.concatenate([self._aggregate(self._normalise(r)) for r in raw])
+        scores = np.concatenate([self._aggregate(self._smooth(n)) for n in normalised])
         scores = scores[np.isfinite(scores)]
         self.calibration_scores_ = scores
         self.n_calibration_steps_ = int(scores.size)
@@ -781,7 +784,9 @@ class TSDiffAnomalyDetector(DiffusionEstimatorBase):
     def _normalise(self, raw: np.ndarray) -> np.ndarray:
         normaliser = SensorNormaliser(self.normalisation)
         normaliser.centre_, normaliser.scale_ = self.score_centre_, self.score_scale_
-        normalised = normaliser.transform(raw)
+        return self._smooth(normaliser.transform(raw))
+
+    def _smooth(self, normalised: np.ndarray) -> np.ndarray:
         windows = smoothing_windows(self.smoothing)
         if len(windows) == 1:
             return smooth_scores(normalised, windows[0])
