@@ -199,6 +199,10 @@ def test_multi_scale_smoother_ignores_nan_and_checks_shapes() -> None:
         smoother.transform(rng.normal(size=(10, 3)))
     with pytest.raises(ValueError, match="at least one table"):
         MultiScaleSmoother([1, 3]).fit([])
+    with pytest.raises(ValueError, match="not fitted"):
+        MultiScaleSmoother([1, 3]).transform(table)
+    with pytest.raises(ValueError, match="2-D"):
+        MultiScaleSmoother([1, 3]).fit([np.zeros(10)])
 
 
 @pytest.mark.parametrize(

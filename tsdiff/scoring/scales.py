@@ -96,6 +96,10 @@ class MultiScaleSmoother:
 
         NaN where every scale is NaN (no observed value in any of the neighbourhoods).
         """
+        if not hasattr(self, "centre_"):
+            raise ValueError(
+                "MultiScaleSmoother is not fitted; call fit(calibration_tables) first."
+            )
         smoothed = np.stack(self._smoothed(table))
         if smoothed.shape[0] != self.centre_.shape[0] or smoothed.shape[2] != self.centre_.shape[1]:
             raise ValueError(
