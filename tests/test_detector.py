@@ -15,7 +15,7 @@ from sklearn.exceptions import NotFittedError
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from tsdiff import TSDiffAnomalyDetector, TSDiffImputer
-from tsdiff.scoring import rank_sensors, vus_pr
+from tsdiff.scoring import MultiScaleSmoother, rank_sensors, vus_pr
 
 torch.set_num_threads(1)
 
@@ -255,6 +255,14 @@ def test_multi_scale_smoothing_is_calibrated_and_survives_save_and_load(
     table = multi.feature_scores(frame)
     # still the row maximum of the per-sensor table, which is the best scale of each cell
     np.testing.assert_allclose(scores.to_numpy(), table.to_numpy().max(axis=1))
+    # and that table is the smoother, fitted on the calibration data, applied to the
+    # unsmoothed normalised scores (sampling is seeded, so both passes draw the same samples)
+    single = pickle.loads(pickle.dumps(multi)).set_params(smoothing=1)
+    single.calibrate(train.iloc[-400:])
+    smoother = MultiScaleSmoother((1, 9)).fit([single.feature_scores(train.iloc[-400:]).to_numpy()])
+    np.testing.assert_allclose(smoother.centre_, multi.smoothing_centre_)
+    expected = smoother.transform(single.feature_scores(frame).to_numpy())
+    np.testing.assert_allclose(table.to_numpy(), expected)
     assert vus_pr(labels, scores.to_numpy()) > labels.mean() + 0.1
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # a list of the same lengths is not a change
