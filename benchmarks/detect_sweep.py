@@ -51,6 +51,7 @@ BASE_PARAMS: dict[str, Any] = {
     "train_stride": 2,
     "aggregation": "topk",
     "top_k": 6,
+    "score_cap": 50.0,
 }
 
 
@@ -68,6 +69,7 @@ def evaluate(
     smoothing: str,
     aggregation: str,
     top_k: int,
+    score_cap: float | None,
     vus_window: int,
 ) -> dict[str, float]:
     """The detector's own post-processing and label-free threshold, re-calibrated on the cached
@@ -76,6 +78,7 @@ def evaluate(
         smoothing=smoothing_windows([int(w) for w in smoothing.split("+")]),
         aggregation=aggregation,
         top_k=top_k,
+        score_cap=score_cap,
     )
     detector._calibrate_from_raw(calibration)
     reports = []
@@ -102,7 +105,12 @@ def main(argv: list[str] | None = None) -> int:
         default=["1", "5", "15", "31", "63", "1+31", "1+31+63"],
         help="moving-average lengths; '+' joins several into the multi-scale smoothing",
     )
-    parser.add_argument("--aggregation", nargs="+", default=["max", "topk:3", "topk:6"])
+    parser.add_argument(
+        "--aggregation",
+        nargs="+",
+        default=["max", "topk:3", "topk:6", "topk:6:50"],
+        help="max, topk:K, or topk:K:CAP (score_cap=CAP)",
+    )
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--vus-window", type=int, default=100)
     parser.add_argument("--cache", type=Path, default=REPO / "benchmarks" / "results" / "sweep")
@@ -123,6 +131,10 @@ def main(argv: list[str] | None = None) -> int:
             state = pickle.load(fh)
         if "detector" not in state:
             raise SystemExit(f"{cached} predates the cached detector; delete it and rerun.")
+        # parameters added after the cache was written take their defaults
+        defaults = TSDiffAnomalyDetector().get_params()
+        for name, value in defaults.items():
+            state["detector"].__dict__.setdefault(name, value)
         print(f"samples from {cached}")
     else:
         detector = TSDiffAnomalyDetector(**params)
@@ -150,7 +162,8 @@ def main(argv: list[str] | None = None) -> int:
     print("| smoothing | aggregation | VUS-PR | AUC-PR | AUC-ROC | best F1 | F1 @ thr. | ratio |")
     print("|---|---|---|---|---|---|---|---|")
     for smoothing, aggregation in itertools.product(args.smoothing, args.aggregation):
-        how, _, k = aggregation.partition(":")
+        how, *rest = aggregation.split(":")
+        k, cap = [*rest, "", ""][:2]
         r = evaluate(
             state["detector"],
             state["calibration"],
@@ -159,6 +172,7 @@ def main(argv: list[str] | None = None) -> int:
             smoothing,
             how,
             int(k or 1),
+            float(cap) if cap else None,
             args.vus_window,
         )
         print(

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from benchmarks.detect import MethodOutput, smoothed
+from benchmarks.detect import MethodOutput, smoothed, tsdiff_postprocessing
 from tsdiff.scoring import MultiScaleSmoother, aggregate_sensors, smooth_scores
 
 
@@ -51,3 +51,25 @@ def test_single_length_on_a_flat_score_is_its_moving_average_and_huge_scores_are
     np.testing.assert_allclose(out.test[0][far], smooth_scores(ordinary, 5)[far], atol=1e-9)
     assert out.test[0][50] == out.test[0].max()
     np.testing.assert_allclose(out.calibration, smooth_scores(output.calibration, 5))
+
+
+def test_tsdiff_post_processing_rows_aggregate_like_the_detector() -> None:
+    output = _per_sensor_output(2)
+    out = smoothed(output, (1, 9), aggregation="topk", top_k=2, score_cap=1.5)
+    smoother = MultiScaleSmoother((1, 9)).fit(list(output.calibration_sensors or []))
+    for got, table in zip(out.test, output.sensors or [], strict=True):
+        expected = aggregate_sensors(smoother.transform(table), "topk", 2, 1.5)
+        np.testing.assert_allclose(got, expected)
+        assert got.max() <= 1.5
+    assert out.calibration.max() <= 1.5
+
+
+def test_tsdiff_post_processing_mirrors_the_benchmark_s_detector_settings() -> None:
+    import argparse
+
+    args = argparse.Namespace(
+        seed=0, max_time=1.0, train_stride=2, no_compile=True, tsdiff_param=["top_k=4"]
+    )
+    post = tsdiff_postprocessing(args, "SMD")
+    assert post["windows"] == (1, 31, 63)  # the detector's default smoothing
+    assert (post["aggregation"], post["top_k"], post["score_cap"]) == ("topk", 4, 50.0)

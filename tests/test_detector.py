@@ -275,6 +275,28 @@ def test_multi_scale_smoothing_is_calibrated_and_survives_save_and_load(
     )
 
 
+def test_score_cap_bounds_each_sensor_in_the_top_k_mean_only(
+    fitted: TSDiffAnomalyDetector, train: pd.DataFrame, test_frame: tuple
+) -> None:
+    frame, _ = test_frame
+    topk = pickle.loads(pickle.dumps(fitted)).set_params(aggregation="topk", top_k=2)
+    topk.calibrate(train.iloc[-400:])
+    table = topk.feature_scores(frame).to_numpy()
+    cap = float(np.nanquantile(table, 0.99))  # some cells lie above it
+    capped = pickle.loads(pickle.dumps(topk)).set_params(score_cap=cap)
+    with pytest.warns(UserWarning, match="score_cap"):
+        capped.decision_function(frame.iloc[:64])  # stale: calibrated without the cap
+    capped.calibrate(train.iloc[-400:])
+    # the per-sensor table (attribution) is not capped ...
+    np.testing.assert_allclose(capped.feature_scores(frame).to_numpy(), table)
+    # ... the time-step score is the top-2 mean of its capped values
+    top2 = -np.sort(-np.minimum(table, cap), axis=1)[:, :2].mean(axis=1)
+    scores = capped.decision_function(frame).to_numpy()
+    np.testing.assert_allclose(scores, top2)
+    assert (scores <= cap).all() and (topk.decision_function(frame).to_numpy() > cap).any()
+    assert capped.calibration_scores_.max() <= cap
+
+
 def test_from_imputer_reuses_the_trained_network(train: pd.DataFrame, test_frame: tuple) -> None:
     frame, _ = test_frame
     params = {k: v for k, v in TINY.items() if k not in ("strip_length", "n_samples")}
@@ -303,6 +325,8 @@ def test_from_imputer_reuses_the_trained_network(train: pd.DataFrame, test_frame
         ({"aggregation": "mean"}, "aggregation"),
         ({"smoothing": (1, 0)}, "smoothing window lengths"),
         ({"smoothing": "31"}, "smoothing"),
+        ({"score_cap": 0}, "score_cap"),
+        ({"score_cap": -5.0}, "score_cap"),
         ({"mask_pattern": "sensors", "n_masks": 5, "strip_length": 4}, "at least 5 sensors"),
         (
             {"mask_pattern": "sensors", "n_masks": 5, "strip_length": 4, "target_strategy": "mix"},

@@ -142,6 +142,19 @@ def test_aggregate_sensors_max_topk_and_missing() -> None:
         aggregate_sensors(scores, "mean")
 
 
+def test_aggregate_sensors_cap_counts_large_scores_as_the_cap() -> None:
+    # one sensor far out of range vs two moderately high sensors
+    scores = np.array([[1000.0, 0.0, 0.0], [40.0, 40.0, 0.0], [np.nan, 80.0, np.nan]])
+    plain = aggregate_sensors(scores, "topk", top_k=2)
+    np.testing.assert_allclose(plain, [500.0, 40.0, 80.0])
+    capped = aggregate_sensors(scores, "topk", top_k=2, cap=50.0)
+    np.testing.assert_allclose(capped, [25.0, 40.0, 50.0])  # agreement now ranks first
+    assert np.isnan(scores[2, 0])  # the input is not modified
+    for bad in (0.0, -1.0, float("nan")):
+        with pytest.raises(ValueError, match="cap"):
+            aggregate_sensors(scores, "topk", cap=bad)
+
+
 def test_combine_windows_averages_overlaps_and_keeps_unscored_cells_nan() -> None:
     series = SeriesSet([np.zeros((10, 2))], [np.arange(10.0)])
     store = build_window_store(series, series.values, length=4, stride=2)  # starts 0, 2, 4, 6

@@ -55,7 +55,9 @@ def combine_windows(
     return [combined[o : o + n] for o, n in zip(store.offsets, store.lengths, strict=True)]
 
 
-def aggregate_sensors(scores: np.ndarray, how: str = "max", top_k: int = 3) -> np.ndarray:
+def aggregate_sensors(
+    scores: np.ndarray, how: str = "max", top_k: int = 3, cap: float | None = None
+) -> np.ndarray:
     """One score per time step from per-sensor scores ``(n_steps, n_sensors)``.
 
     Parameters
@@ -66,6 +68,11 @@ def aggregate_sensors(scores: np.ndarray, how: str = "max", top_k: int = 3) -> n
         The largest sensor score, or the mean of the ``top_k`` largest (fewer where fewer
         sensors were scored).
     top_k : int, default=3
+    cap : float or None, default=None
+        Sensor scores above ``cap`` count as ``cap``: beyond it a sensor is taken as certainly
+        anomalous, so with ``"topk"`` more sensors agreeing raise the time-step score while one
+        sensor far out of range (a drifted or broken sensor) cannot outweigh the others. With
+        ``"max"`` every step above the cap ties; None: no cap.
 
     Returns
     -------
@@ -79,6 +86,10 @@ def aggregate_sensors(scores: np.ndarray, how: str = "max", top_k: int = 3) -> n
         raise ValueError(f"Unknown aggregation {how!r}; choose one of {AGGREGATIONS}.")
     if top_k < 1:
         raise ValueError(f"top_k must be >= 1, got {top_k}.")
+    if cap is not None:
+        if not cap > 0:
+            raise ValueError(f"cap must be > 0 or None, got {cap}.")
+        scores = np.minimum(scores, cap)  # NaN stays NaN
     present = ~np.isnan(scores)
     none = ~present.any(axis=1)
     if how == "max" or top_k == 1:
