@@ -536,6 +536,12 @@ def evaluate(split: Split, output: MethodOutput, vus_window: int) -> dict[str, A
 BASELINES = ("IForest", "ECOD", "KNN", "PCA")
 
 
+def variant_label(name: str, what: str) -> str:
+    """``"KNN (flat)"`` + ``"smoothed 31"`` -> ``"KNN (flat, smoothed 31)"``; a name without a
+    parenthesis gets one: ``"rolling z-score (smoothed 31)"``."""
+    return f"{name[:-1]}, {what})" if name.endswith(")") else f"{name} ({what})"
+
+
 def run_split(split: Split, args: argparse.Namespace, log: Any) -> dict[str, Any]:
     results: dict[str, Any] = {}
     methods: list[tuple[str, Any]] = []
@@ -565,17 +571,18 @@ def run_split(split: Split, args: argparse.Namespace, log: Any) -> dict[str, Any
         start = time.perf_counter()
         output = method()
         variants = [(name, output)]
-        for spec in args.smoothed_baselines if name not in ("tsdiff", "random") else []:
+        baseline = name not in ("tsdiff", "random")
+        for spec in args.smoothed_baselines if baseline else []:
             windows = smoothing_windows([int(w) for w in spec.split("+")])
             if windows == (1,):
                 continue
             what = f"smoothed {spec}" if len(windows) == 1 else f"multi-scale {spec}"
-            label = f"{name[:-1]}, {what})" if name.endswith(")") else f"{name} ({what})"
-            variants.append((label, smoothed(output, windows)))
-        if output.sensors is not None and args.tsdiff_postprocessed_baselines:
+            variants.append((variant_label(name, what), smoothed(output, windows)))
+        if baseline and output.sensors is not None and args.tsdiff_postprocessed_baselines:
             # exactly tsdiff's post-processing: its smoothing, aggregation and score cap
             post = tsdiff_postprocessing(args, "SKAB" if split.name == "SKAB" else "SMD")
-            variants.append((f"{name[:-1]}, tsdiff post-processing)", smoothed(output, **post)))
+            label = variant_label(name, "tsdiff post-processing")
+            variants.append((label, smoothed(output, **post)))
         for label, out in variants:
             results[label] = evaluate(split, out, args.vus_window)
             r = results[label]

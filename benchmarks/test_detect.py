@@ -4,8 +4,9 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
-from benchmarks.detect import MethodOutput, smoothed, tsdiff_postprocessing
+from benchmarks.detect import MethodOutput, smoothed, tsdiff_postprocessing, variant_label
 from tsdiff.scoring import MultiScaleSmoother, aggregate_sensors, smooth_scores
 
 
@@ -73,3 +74,62 @@ def test_tsdiff_post_processing_mirrors_the_benchmark_s_detector_settings() -> N
     post = tsdiff_postprocessing(args, "SMD")
     assert post["windows"] == (1, 31, 63)  # the detector's default smoothing
     assert (post["aggregation"], post["top_k"], post["score_cap"]) == ("topk", 4, 50.0)
+
+
+def test_variant_labels() -> None:
+    assert variant_label("KNN (flat)", "smoothed 31") == "KNN (flat, smoothed 31)"
+    assert variant_label("rolling z-score", "tsdiff post-processing") == (
+        "rolling z-score (tsdiff post-processing)"
+    )
+
+
+def test_run_split_adds_post_processed_rows_for_baselines_only(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import argparse
+
+    import pandas as pd
+
+    import benchmarks.detect as detect
+
+    rng = np.random.default_rng(3)
+
+    def frame(n: int) -> pd.DataFrame:
+        return pd.DataFrame(rng.normal(size=(n, 3)), columns=["a", "b", "c"])
+
+    fit, calibration, test = frame(240), frame(80), frame(120)
+    labels = np.zeros(120, dtype=int)
+    labels[50:70] = 1
+    split = detect.Split("toy", [fit], [fit], [calibration], [test], [labels], ["toy"])
+    table = rng.normal(size=(120, 3))
+    fake_tsdiff = MethodOutput([table.max(axis=1)], rng.normal(size=80), [table])
+    monkeypatch.setattr(detect, "run_tsdiff", lambda split, args: fake_tsdiff)
+    monkeypatch.setattr(detect, "BASELINES", ("PCA",))
+    args = argparse.Namespace(
+        skip_tsdiff=False,
+        only_tsdiff=False,
+        baseline_window=4,
+        seed=0,
+        max_train_windows=1000,
+        zscore_window=10,
+        smoothed_baselines=["5"],
+        tsdiff_postprocessed_baselines=True,
+        vus_window=10,
+        max_time=1.0,
+        train_stride=2,
+        no_compile=True,
+        tsdiff_param=None,
+    )
+    results = detect.run_split(split, args, log=lambda line: None)
+    assert set(results) == {
+        "tsdiff",
+        "PCA (flat)",
+        "PCA (flat, smoothed 5)",
+        "PCA (per-sensor)",
+        "PCA (per-sensor, smoothed 5)",
+        "PCA (per-sensor, tsdiff post-processing)",
+        "rolling z-score",
+        "rolling z-score (smoothed 5)",
+        "rolling z-score (tsdiff post-processing)",
+        "random",
+    }

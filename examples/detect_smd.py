@@ -53,6 +53,7 @@ def main() -> None:
         train_stride=2,
         aggregation="topk",  # the mean of the 6 largest sensor scores: SMD anomalies span sensors
         top_k=6,
+        score_cap=50,  # one sensor far out of range cannot outweigh several in agreement
         random_state=0,
         verbose=False,
     )

@@ -268,9 +268,9 @@ class TSDiffAnomalyDetector(DiffusionEstimatorBase):
         certain; more sensors agreeing then raise a step's score, and one sensor far outside
         its training range (a drifted or broken sensor, whose Gaussian likelihood grows with
         the square of its distance) cannot outweigh all the others. On SMD, 50 with
-        ``top_k=6`` lifted the mean VUS-PR from 0.495 to 0.578 on cached scores, the same on
-        SKAB (docs/benchmarks_detection.md). With ``"max"`` every step above the cap would tie,
-        so leave it None there. :meth:`feature_scores` and the sensor ranking of
+        ``top_k=6`` lifted the mean VUS-PR of the same cached scores from 0.495 to 0.578, SKAB
+        unchanged (docs/benchmarks_detection.md). With ``"max"`` every step above the cap
+        would tie, so leave it None there. :meth:`feature_scores` and the sensor ranking of
         :meth:`predict_events` are not capped.
     smoothing : int or sequence of int, default=(1, 31, 63)
         Centred moving average (in steps) of the normalised per-sensor scores. With four
