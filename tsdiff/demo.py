@@ -79,6 +79,11 @@ DEMO_DETECTOR_PARAMS: dict[str, Any] = {
     "patience": None,
     "n_samples": 8,
     "sampling_steps": 10,
+    # a step's score: the mean of its 6 largest sensor scores, each counted at most 50 (on this
+    # slice, same model: AUC-PR 0.42 vs 0.26 with the largest sensor score alone)
+    "aggregation": "topk",
+    "top_k": 6,
+    "score_cap": 50.0,
     "accelerator": "cpu",
 }
 QUICK_DETECTOR_PARAMS: dict[str, Any] = {
