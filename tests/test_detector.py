@@ -295,6 +295,8 @@ def test_score_cap_bounds_each_sensor_in_the_top_k_mean_only(
     np.testing.assert_allclose(scores, top2)
     assert (scores <= cap).all() and (topk.decision_function(frame).to_numpy() > cap).any()
     assert capped.calibration_scores_.max() <= cap
+    with pytest.warns(UserWarning, match="tie"):
+        capped.set_params(aggregation="max").calibrate(train.iloc[-400:])
 
 
 def test_from_imputer_reuses_the_trained_network(train: pd.DataFrame, test_frame: tuple) -> None:

@@ -479,6 +479,14 @@ class TSDiffAnomalyDetector(DiffusionEstimatorBase):
                 "lower strip_length or n_masks."
             )
         smoothing_windows(self.smoothing)  # clear error for bad lengths
+        if self.score_cap is not None and (self.aggregation == "max" or self.top_k == 1):
+            warnings.warn(
+                f"score_cap={self.score_cap} with a single sensor per step (aggregation="
+                f"{self.aggregation!r}, top_k={self.top_k}) makes every step above the cap tie; "
+                "use aggregation='topk' with top_k > 1, or score_cap=None.",
+                UserWarning,
+                stacklevel=3,
+            )
         if isinstance(self.threshold, str) and self.threshold not in THRESHOLD_METHODS:
             raise ValueError(
                 f"threshold must be one of {THRESHOLD_METHODS} or a number, got {self.threshold!r}."
