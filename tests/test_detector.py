@@ -276,7 +276,7 @@ def test_multi_scale_smoothing_is_calibrated_and_survives_save_and_load(
 
 
 def test_score_cap_bounds_each_sensor_in_the_top_k_mean_only(
-    fitted: TSDiffAnomalyDetector, train: pd.DataFrame, test_frame: tuple
+    fitted: TSDiffAnomalyDetector, train: pd.DataFrame, test_frame: tuple, tmp_path: Path
 ) -> None:
     frame, _ = test_frame
     topk = pickle.loads(pickle.dumps(fitted)).set_params(aggregation="topk", top_k=2)
@@ -295,6 +295,10 @@ def test_score_cap_bounds_each_sensor_in_the_top_k_mean_only(
     np.testing.assert_allclose(scores, top2)
     assert (scores <= cap).all() and (topk.decision_function(frame).to_numpy() > cap).any()
     assert capped.calibration_scores_.max() <= cap
+    capped.save(tmp_path / "capped")
+    loaded = TSDiffAnomalyDetector.load(tmp_path / "capped")
+    assert loaded.score_cap == cap
+    np.testing.assert_allclose(loaded.decision_function(frame).to_numpy(), top2)
     with pytest.warns(UserWarning, match="tie"):
         capped.set_params(aggregation="max").calibrate(train.iloc[-400:])
 
