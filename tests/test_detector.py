@@ -303,6 +303,31 @@ def test_score_cap_bounds_each_sensor_in_the_top_k_mean_only(
         capped.set_params(aggregation="max").calibrate(train.iloc[-400:])
 
 
+def test_compiled_scoring_network_gives_the_eager_scores(
+    fitted: TSDiffAnomalyDetector, test_frame: tuple
+) -> None:
+    frame, _ = test_frame
+    # 10 windows x 2 masks x 3 samples in one network batch: the compiled path pads nothing,
+    # so both paths draw the same noise
+    frame = frame.iloc[:320]
+    eager_detector = pickle.loads(pickle.dumps(fitted)).set_params(inference_batch_size=60)
+    eager = eager_detector.decision_function(frame).to_numpy()
+    compiled = eager_detector.set_params(compile_network=True)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        scores = compiled.decision_function(frame).to_numpy()
+    if any("torch.compile failed" in str(w.message) for w in caught):
+        pytest.skip("torch.compile needs a working C++ toolchain on this machine")
+    assert compiled._compiled[1] == "cpu"  # compiled without inductor's attention rewrite
+    # the same computation up to bf16 rounding, which five sampling steps carry into a few cells
+    difference = np.abs(scores - eager)
+    assert np.median(difference) < 0.01 and difference.max() < 0.5
+    assert np.corrcoef(scores, eager)[0, 1] > 0.99
+    # the compiled copy is cached and not pickled
+    assert compiled._scoring_network() is compiled._compiled[2]
+    assert "_compiled" not in pickle.loads(pickle.dumps(compiled)).__dict__
+
+
 def test_from_imputer_reuses_the_trained_network(train: pd.DataFrame, test_frame: tuple) -> None:
     frame, _ = test_frame
     params = {k: v for k, v in TINY.items() if k not in ("strip_length", "n_samples")}
