@@ -20,7 +20,11 @@ from tsdiff.scoring.metrics import (
 )
 from tsdiff.scoring.normalise import SensorNormaliser
 from tsdiff.scoring.scales import MultiScaleSmoother, smoothing_windows
-from tsdiff.scoring.thresholds import pot_threshold, quantile_threshold
+from tsdiff.scoring.thresholds import (
+    drift_adjusted_threshold,
+    pot_threshold,
+    quantile_threshold,
+)
 
 __all__ = [
     "CELL_SCORES",
@@ -36,6 +40,7 @@ __all__ = [
     "combine_windows",
     "complementary_masks",
     "detection_report",
+    "drift_adjusted_threshold",
     "extract_events",
     "f1_at_threshold",
     "gaussian_nll",

@@ -84,3 +84,42 @@ def pot_threshold(
     if not np.isfinite(z):
         raise ValueError("The peaks-over-threshold extrapolation gave no finite threshold.")
     return float(z)
+
+
+def drift_adjusted_threshold(
+    threshold: float, scores: np.ndarray, calibration_scores: np.ndarray
+) -> float:
+    """Raise ``threshold`` by how far the typical score of ``scores`` sits above calibration's.
+
+    When sensors drift away from their training range (new load, recalibrated instruments),
+    the scores of normal time steps rise as a whole and a threshold set on the calibration
+    scores flags most of the series. The typical level of the scored series, its median, is
+    then a label-free estimate of where its normal steps lie, and the threshold moves up by the
+    same amount::
+
+        threshold + max(0, median(scores) - median(calibration_scores))
+
+    It never moves down, so data that scores lower than calibration keeps the calibrated
+    threshold. It assumes that well under half of ``scores`` is anomalous, and it fits long
+    series (many times longer than an anomaly) better than short ones.
+
+    Parameters
+    ----------
+    threshold : float
+        The label-free threshold set on the calibration scores.
+    scores : ndarray
+        Time-step scores of one scored series; NaN ignored.
+    calibration_scores : ndarray
+        The calibration scores the threshold was set on; NaN ignored.
+
+    Returns
+    -------
+    float
+        The threshold for ``scores`` (``threshold`` itself when ``scores`` has no finite value).
+    """
+    values = np.asarray(scores, dtype=np.float64).ravel()
+    values = values[np.isfinite(values)]
+    if values.size == 0:
+        return float(threshold)
+    rise = float(np.median(values)) - float(np.median(_finite(calibration_scores)))
+    return float(threshold) + max(0.0, rise)
