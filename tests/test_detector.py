@@ -303,6 +303,42 @@ def test_score_cap_bounds_each_sensor_in_the_top_k_mean_only(
         capped.set_params(aggregation="max").calibrate(train.iloc[-400:])
 
 
+def test_threshold_drift_raises_the_threshold_of_each_drifted_series_only(
+    fitted: TSDiffAnomalyDetector, test_frame: tuple, tmp_path: Path
+) -> None:
+    frame, _ = test_frame
+    drifted = frame.copy()
+    drifted["temp"] += 2.0  # the whole series leaves the training range of one sensor
+    plain = fitted.predict(drifted)
+    scores = fitted.decision_function(drifted).to_numpy()
+    calibration_median = np.median(fitted.calibration_scores_)
+    assert np.median(scores) > calibration_median + 1.0  # the drift is real for this model
+    assert plain.mean() > 0.5  # and the calibrated threshold flags most of the series
+    adjusting = pickle.loads(pickle.dumps(fitted)).set_params(threshold_drift=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the threshold_ itself is not stale
+        flags = adjusting.predict(drifted)
+    expected = fitted.threshold_ + np.median(scores) - calibration_median
+    np.testing.assert_array_equal(flags.to_numpy(), (scores > expected).astype(int))
+    assert flags.mean() < 0.5 * plain.mean()
+    assert adjusting.threshold_ == fitted.threshold_  # scores and threshold_ are unchanged
+    events = adjusting.predict_events(drifted)
+    assert (events["peak_score"] > expected).all()
+    # each series gets its own threshold: an undrifted series keeps the calibrated one
+    # (its median score lies near the calibration median, so the rise is small or none)
+    normal = frame.iloc[:200]
+    # (sampling is seeded per call, so the same list scores alike in both calls)
+    listed_scores = [s.to_numpy() for s in fitted.decision_function([drifted, normal])]
+    listed = adjusting.predict([drifted, normal])
+    rises = [np.median(s) - calibration_median for s in listed_scores]
+    assert rises[0] > 5.0 and rises[1] < 1.0
+    for flagged, scored, rise in zip(listed, listed_scores, rises, strict=True):
+        own = fitted.threshold_ + max(0.0, rise)
+        np.testing.assert_array_equal(flagged.to_numpy(), (scored > own).astype(int))
+    adjusting.save(tmp_path / "drift")
+    assert TSDiffAnomalyDetector.load(tmp_path / "drift").threshold_drift is True
+
+
 def test_compiled_scoring_network_gives_the_eager_scores(
     fitted: TSDiffAnomalyDetector, test_frame: tuple
 ) -> None:
@@ -358,6 +394,7 @@ def test_from_imputer_reuses_the_trained_network(train: pd.DataFrame, test_frame
         ({"smoothing": "31"}, "smoothing"),
         ({"score_cap": 0}, "score_cap"),
         ({"score_cap": -5.0}, "score_cap"),
+        ({"threshold_drift": "yes"}, "threshold_drift"),
         ({"mask_pattern": "sensors", "n_masks": 5, "strip_length": 4}, "at least 5 sensors"),
         (
             {"mask_pattern": "sensors", "n_masks": 5, "strip_length": 4, "target_strategy": "mix"},

@@ -19,6 +19,7 @@ from tsdiff.scoring import (
     combine_windows,
     complementary_masks,
     detection_report,
+    drift_adjusted_threshold,
     extract_events,
     f1_at_threshold,
     gaussian_nll,
@@ -256,6 +257,21 @@ def test_pot_threshold_extrapolates_an_exponential_tail() -> None:
         pot_threshold(np.arange(100.0), risk=1e-3, initial_level=0.99)
     with pytest.raises(ValueError, match="No finite"):
         pot_threshold(np.full(10, np.nan))
+
+
+def test_drift_adjusted_threshold_follows_the_median_rise_and_never_falls() -> None:
+    calibration = np.random.default_rng(3).normal(size=5000)  # median about 0
+    drifted = calibration + 4.0
+    drifted[:100] += 50.0  # a few anomalies do not move the median much
+    adjusted = drift_adjusted_threshold(3.0, drifted, calibration)
+    assert adjusted == pytest.approx(3.0 + np.median(drifted) - np.median(calibration))
+    assert 6.9 < adjusted < 7.1
+    assert drift_adjusted_threshold(3.0, calibration - 2.0, calibration) == 3.0
+    with_nan = np.r_[drifted, np.full(50, np.nan)]
+    assert drift_adjusted_threshold(3.0, with_nan, calibration) == pytest.approx(
+        3.0 + np.median(drifted) - np.median(calibration)
+    )
+    assert drift_adjusted_threshold(3.0, np.full(5, np.nan), calibration) == 3.0
 
 
 # -- events -------------------------------------------------------------------------------
