@@ -115,7 +115,7 @@ def test_scores_are_aligned_to_the_index(fitted: TSDiffAnomalyDetector, test_fra
     np.testing.assert_allclose(scores.to_numpy(), table.to_numpy().max(axis=1))
     with pytest.warns(UserWarning, match="changed since calibration"):
         top2 = fitted.set_params(aggregation="topk", top_k=2).decision_function(frame)
-    fitted.set_params(aggregation="max")
+    fitted.set_params(aggregation="max", top_k=fitted.calibration_params_["top_k"])
     np.testing.assert_allclose(
         top2.to_numpy(), -np.sort(-table.to_numpy(), axis=1)[:, :2].mean(axis=1)
     )
