@@ -300,7 +300,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         metavar="SECONDS",
         help="training time budget of each model (default: imputer 10 epochs, at most 600 s; "
-        "detector 120 s)",
+        "detector 30 epochs, at most 300 s)",
     )
     demo.add_argument(
         "--seed", type=_non_negative_int, default=0, metavar="N", help="seed (default 0)"
