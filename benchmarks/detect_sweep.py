@@ -34,12 +34,7 @@ for path in (REPO, REPO / "benchmarks"):
 import detect  # noqa: E402
 
 from tsdiff import TSDiffAnomalyDetector  # noqa: E402
-from tsdiff.scoring import (  # noqa: E402
-    detection_report,
-    drift_adjusted_threshold,
-    f1_at_threshold,
-    smoothing_windows,
-)
+from tsdiff.scoring import smoothing_windows  # noqa: E402
 
 # The benchmark's tsdiff settings (benchmarks/detect.py), before --param overrides.
 BASE_PARAMS: dict[str, Any] = {
@@ -86,18 +81,12 @@ def evaluate(
     reports = []
     for raw, y in zip(test, labels, strict=True):
         scores = detector._aggregate(detector._normalise(raw))
-        scores = np.where(np.isfinite(scores), scores, np.nanmin(scores))
-        report = detection_report(y, scores, detector.threshold_, window=vus_window)
-        adjusted = drift_adjusted_threshold(
-            detector.threshold_, scores, detector.calibration_scores_
+        reports.append(
+            detect.series_report(
+                y, scores, detector.threshold_, detector.calibration_scores_, vus_window
+            )
         )
-        report["f1_drift"] = f1_at_threshold(y, scores, adjusted)["f1"]
-        reports.append(report)
-    keys = ("vus_pr", "auc_pr", "auc_roc", "best_f1", "f1", "f1_drift")
-    out = {k: float(np.mean([r[k] for r in reports])) for k in keys}
-    for name in ("f1", "f1_drift"):
-        out[f"{name}_ratio"] = out[name] / out["best_f1"] if out["best_f1"] > 0 else float("nan")
-    return out
+    return detect.mean_report(reports)
 
 
 def main(argv: list[str] | None = None) -> int:

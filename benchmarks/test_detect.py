@@ -133,3 +133,24 @@ def test_run_split_adds_post_processed_rows_for_baselines_only(
         "rolling z-score (tsdiff post-processing)",
         "random",
     }
+
+
+def test_series_report_scores_the_drift_adjusted_threshold_as_the_detector_does() -> None:
+    from benchmarks.detect import mean_report, series_report
+    from tsdiff.scoring import f1_at_threshold
+
+    rng = np.random.default_rng(5)
+    calibration = rng.normal(size=2000)
+    labels = np.zeros(1000, dtype=int)
+    labels[400:450] = 1
+    scores = rng.normal(size=1000) + 3.0  # the whole series drifted up by 3
+    scores[400:450] += 6.0
+    scores[:300] = np.nan  # unscored steps: ignored by the median, never flagged
+    report = series_report(labels, scores, 2.5, calibration, vus_window=10)
+    rise = np.nanmedian(scores) - np.median(calibration)
+    filled = np.where(np.isfinite(scores), scores, np.nanmin(scores))
+    assert report["f1_drift"] == f1_at_threshold(labels, filled, 2.5 + rise)["f1"]
+    assert report["f1"] == f1_at_threshold(labels, filled, 2.5)["f1"]
+    assert report["f1_drift"] > 0.9 > 0.5 > report["f1"]  # the drift flags half the series
+    mean = mean_report([report, report])
+    assert mean["f1_drift_ratio"] == report["f1_drift"] / report["best_f1"]
