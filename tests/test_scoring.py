@@ -272,6 +272,10 @@ def test_drift_adjusted_threshold_follows_the_median_rise_and_never_falls() -> N
         3.0 + np.median(drifted) - np.median(calibration)
     )
     assert drift_adjusted_threshold(3.0, np.full(5, np.nan), calibration) == 3.0
+    with pytest.raises(ValueError, match="threshold must be a finite number"):
+        drift_adjusted_threshold(np.nan, drifted, calibration)
+    with pytest.raises(ValueError, match="No finite calibration score"):
+        drift_adjusted_threshold(3.0, drifted, np.full(5, np.nan))
 
 
 # -- events -------------------------------------------------------------------------------

@@ -116,7 +116,14 @@ def drift_adjusted_threshold(
     -------
     float
         The threshold for ``scores`` (``threshold`` itself when ``scores`` has no finite value).
+
+    Raises
+    ------
+    ValueError
+        If ``threshold`` is not a finite number, or ``calibration_scores`` has no finite value.
     """
+    if not np.isfinite(threshold):
+        raise ValueError(f"threshold must be a finite number, got {threshold}.")
     values = np.asarray(scores, dtype=np.float64).ravel()
     values = values[np.isfinite(values)]
     if values.size == 0:
