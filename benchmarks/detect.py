@@ -287,10 +287,9 @@ def smoothed(
         return aggregate_sensors(table, aggregation, top_k, score_cap)
 
     calibration = np.concatenate([aggregate(smooth(t)) for t in calibration_tables])
-    sensors = [smooth(t) for t in test_tables]
-    test = [aggregate(t) for t in sensors]
-    if output.sensors is None:
-        sensors = None
+    smoothed_sensors = [smooth(t) for t in test_tables]
+    test = [aggregate(t) for t in smoothed_sensors]
+    sensors = None if output.sensors is None else smoothed_sensors
     return MethodOutput(
         test, calibration, sensors, output.fit_seconds, output.score_seconds, {}, None
     )

@@ -58,6 +58,45 @@ def raw_cell_tables(detector: TSDiffAnomalyDetector, frame: Any) -> list[np.ndar
     return detector._raw_cell_scores(series)
 
 
+def cached_scores(
+    split: detect.Split, tag: str, params: dict[str, Any], cache: Path
+) -> dict[str, Any]:
+    """The fitted detector and its raw cell scores for ``split``'s calibration and test series,
+    from ``cache/<dataset>_<tag>.pkl``; trains, samples and writes that file the first time."""
+    cache.mkdir(parents=True, exist_ok=True)
+    cached = cache / f"{split.name}_{tag}.pkl"
+    if cached.exists():
+        with cached.open("rb") as fh:  # our own cache file, written below
+            state: dict[str, Any] = pickle.load(fh)
+        if "detector" not in state:
+            raise SystemExit(f"{cached} predates the cached detector; delete it and rerun.")
+        # parameters added after the cache was written take their defaults
+        defaults = TSDiffAnomalyDetector().get_params()
+        for name, value in defaults.items():
+            state["detector"].__dict__.setdefault(name, value)
+        print(f"samples from {cached}")
+        return state
+    detector = TSDiffAnomalyDetector(**params)
+    start = time.perf_counter()
+    detector.fit(split.train if len(split.train) > 1 else split.train[0])
+    fit_seconds = time.perf_counter() - start
+    start = time.perf_counter()
+    calibration = [t for f in split.calibration for t in raw_cell_tables(detector, f)]
+    test = [t for f in split.test for t in raw_cell_tables(detector, f)]
+    state = {
+        "detector": detector,  # fitted; re-calibrated per post-processing by the callers
+        "params": params,
+        "fit_seconds": fit_seconds,
+        "epochs": detector.n_epochs_,
+        "score_seconds": time.perf_counter() - start,
+        "calibration": calibration,
+        "test": test,
+    }
+    with cached.open("wb") as fh:
+        pickle.dump(state, fh)
+    return state
+
+
 def evaluate(
     detector: TSDiffAnomalyDetector,
     calibration: list[np.ndarray],
@@ -121,37 +160,7 @@ def main(argv: list[str] | None = None) -> int:
     for item in args.param:
         key, value = item.split("=", 1)
         params[key] = json.loads(value) if value[:1] in '0123456789-[{tfn"' else value
-    args.cache.mkdir(parents=True, exist_ok=True)
-    cached = args.cache / f"{args.dataset}_{args.tag}.pkl"
-    if cached.exists():
-        with cached.open("rb") as fh:  # our own cache file, written below
-            state = pickle.load(fh)
-        if "detector" not in state:
-            raise SystemExit(f"{cached} predates the cached detector; delete it and rerun.")
-        # parameters added after the cache was written take their defaults
-        defaults = TSDiffAnomalyDetector().get_params()
-        for name, value in defaults.items():
-            state["detector"].__dict__.setdefault(name, value)
-        print(f"samples from {cached}")
-    else:
-        detector = TSDiffAnomalyDetector(**params)
-        start = time.perf_counter()
-        detector.fit(split.train if len(split.train) > 1 else split.train[0])
-        fit_seconds = time.perf_counter() - start
-        start = time.perf_counter()
-        calibration = [t for f in split.calibration for t in raw_cell_tables(detector, f)]
-        test = [t for f in split.test for t in raw_cell_tables(detector, f)]
-        state = {
-            "detector": detector,  # fitted; re-calibrated per post-processing below
-            "params": params,
-            "fit_seconds": fit_seconds,
-            "epochs": detector.n_epochs_,
-            "score_seconds": time.perf_counter() - start,
-            "calibration": calibration,
-            "test": test,
-        }
-        with cached.open("wb") as fh:
-            pickle.dump(state, fh)
+    state = cached_scores(split, args.tag, params, args.cache)
     print(
         f"{args.dataset} {args.tag}: fit {state['fit_seconds']:.0f} s ({state['epochs']} "
         f"epochs), sampling {state['score_seconds']:.0f} s, params {state['params']}"
