@@ -58,6 +58,11 @@ def raw_cell_tables(detector: TSDiffAnomalyDetector, frame: Any) -> list[np.ndar
     return detector._raw_cell_scores(series)
 
 
+def load_split(dataset: str) -> detect.Split:
+    """SKAB (``"SKAB"``) or one SMD machine, as ``benchmarks/detect.py`` loads it."""
+    return detect.load_skab() if dataset == "SKAB" else detect.load_smd(dataset)
+
+
 def cached_scores(
     split: detect.Split, tag: str, params: dict[str, Any], cache: Path
 ) -> dict[str, Any]:
@@ -155,7 +160,7 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     torch.set_num_threads(args.threads)
-    split = detect.load_skab() if args.dataset == "SKAB" else detect.load_smd(args.dataset)
+    split = load_split(args.dataset)
     params = dict(BASE_PARAMS)
     for item in args.param:
         key, value = item.split("=", 1)

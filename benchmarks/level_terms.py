@@ -40,8 +40,6 @@ for path in (REPO, REPO / "benchmarks"):
 import detect  # noqa: E402
 import detect_sweep  # noqa: E402
 
-from tsdiff.scoring import smoothing_windows  # noqa: E402
-
 LevelTerm = Callable[[np.ndarray], np.ndarray]
 
 
@@ -111,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     torch.set_num_threads(args.threads)
-    split = detect.load_skab() if args.dataset == "SKAB" else detect.load_smd(args.dataset)
+    split = detect_sweep.load_split(args.dataset)
     state = detect_sweep.cached_scores(split, args.tag, dict(detect_sweep.BASE_PARAMS), args.cache)
     detector = state["detector"]
     scale = detect.Standardiser(split.fit)
@@ -136,24 +134,17 @@ def main(argv: list[str] | None = None) -> int:
                 calibration = with_level(state["calibration"], calibration_values, term, mode)
                 test = with_level(state["test"], test_values, term, mode)
             for aggregation, top_k, cap in (("max", 1, None), ("topk", 6, 50.0)):
-                detector.set_params(
-                    smoothing=smoothing_windows([int(w) for w in args.smoothing.split("+")]),
-                    aggregation=aggregation,
-                    top_k=top_k,
-                    score_cap=cap,
+                r = detect_sweep.evaluate(
+                    detector,
+                    calibration,
+                    test,
+                    split.labels,
+                    args.smoothing,
+                    aggregation,
+                    top_k,
+                    cap,
+                    args.vus_window,
                 )
-                detector._calibrate_from_raw(calibration)
-                reports = [
-                    detect.series_report(
-                        y,
-                        detector._aggregate(detector._normalise(raw)),
-                        detector.threshold_,
-                        detector.calibration_scores_,
-                        args.vus_window,
-                    )
-                    for raw, y in zip(test, split.labels, strict=True)
-                ]
-                r = detect.mean_report(reports)
                 label = aggregation if cap is None else f"topk:{top_k}:{cap:g}"
                 print(
                     f"| {name} | {mode} | {label} | {r['vus_pr']:.3f} | {r['best_f1']:.3f} "
