@@ -14,19 +14,22 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
 
 # A model small enough to train in a second or two on 2 CPU cores.
-TINY: dict[str, Any] = {
-    "window_length": 16,
+TINY_MODEL: dict[str, Any] = {
     "channels": 16,
     "n_layers": 1,
     "n_heads": 2,
     "diffusion_embedding_dim": 32,
     "time_embedding_dim": 16,
     "feature_embedding_dim": 4,
+}
+TINY: dict[str, Any] = {
+    "window_length": 16,
+    "model": TINY_MODEL,
     "max_epochs": 2,
     "batch_size": 32,
     "n_samples": 4,
     "sampling_steps": 5,
-    "accelerator": "cpu",
+    "trainer_kwargs": {"accelerator": "cpu"},
     "random_state": 0,
     "verbose": False,
 }
@@ -59,20 +62,24 @@ def sine_frame() -> pd.DataFrame:
     return frame.mask(rng.random(frame.shape) < 0.2)
 
 
-TINY_PARAMS = {
-    "window_length": 16,
-    "train_stride": 8,
-    "n_samples": 4,
-    "sampling_steps": 3,
+# The smallest network: 8 channels, one layer.
+TINY_NETWORK: dict[str, Any] = {
     "channels": 8,
     "n_layers": 1,
     "n_heads": 1,
     "diffusion_embedding_dim": 8,
     "time_embedding_dim": 8,
     "feature_embedding_dim": 4,
+}
+TINY_PARAMS: dict[str, Any] = {
+    "window_length": 16,
+    "train_stride": 8,
+    "n_samples": 4,
+    "sampling_steps": 3,
+    "model": TINY_NETWORK,
     "max_epochs": 2,
     "patience": None,
-    "accelerator": "cpu",
+    "trainer_kwargs": {"accelerator": "cpu"},
     "random_state": 0,
     "verbose": False,
 }
@@ -109,12 +116,22 @@ def fitted_imputer(air_slice: pd.DataFrame):
     return TSDiffImputer(**TINY_PARAMS).fit(air_slice)
 
 
-DETECTOR_TINY_PARAMS = {
-    **{k: v for k, v in TINY_PARAMS.items() if k != "train_stride"},
-    "train_stride": 8,
-    "strip_length": 8,  # two complementary strips of 8 fill a 16-step window
-    "precision": "32-true",
-}
+def detector_tiny_params(**scorer: Any) -> dict[str, Any]:
+    """Parameters of a tiny, fast detector (a fresh copy); ``scorer`` overrides its settings."""
+    from tsdiff.scoring import MaskedReimputationScorer
+
+    # two complementary strips of 8 fill a 16-step window
+    settings = {"n_samples": 4, "sampling_steps": 3, "strip_length": 8, **scorer}
+    return {
+        "window_length": 16,
+        "train_stride": 8,
+        "model": dict(TINY_NETWORK),
+        "scorer": MaskedReimputationScorer(**settings),
+        "max_epochs": 2,
+        "trainer_kwargs": {"accelerator": "cpu", "precision": "32-true"},
+        "random_state": 0,
+        "verbose": False,
+    }
 
 
 @pytest.fixture(scope="session")
@@ -132,4 +149,4 @@ def smd_slices() -> tuple[pd.DataFrame, pd.DataFrame]:
 def fitted_detector(smd_slices):
     detector_module = pytest.importorskip("tsdiff.api.detector")
     train, _ = smd_slices
-    return detector_module.TSDiffAnomalyDetector(**DETECTOR_TINY_PARAMS).fit(train)
+    return detector_module.TSDiffAnomalyDetector(**detector_tiny_params()).fit(train)

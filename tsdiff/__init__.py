@@ -12,8 +12,9 @@ from tsdiff._version import __version__
 if TYPE_CHECKING:
     from tsdiff.api.detector import TSDiffAnomalyDetector
     from tsdiff.api.imputer import TSDiffImputer
+    from tsdiff.model.config import ModelConfig
 
-__all__ = ["TSDiffAnomalyDetector", "TSDiffImputer", "__version__"]
+__all__ = ["ModelConfig", "TSDiffAnomalyDetector", "TSDiffImputer", "__version__"]
 
 
 def __getattr__(name: str) -> Any:
@@ -21,4 +22,8 @@ def __getattr__(name: str) -> Any:
         import tsdiff.api
 
         return getattr(tsdiff.api, name)
+    if name == "ModelConfig":
+        from tsdiff.model.config import ModelConfig
+
+        return ModelConfig
     raise AttributeError(f"module 'tsdiff' has no attribute {name!r}")

@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
-from typing import Any
+import warnings
+from numbers import Integral, Real
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
+import torch
 from sklearn import get_config
 from sklearn.base import TransformerMixin
+from sklearn.utils._param_validation import Interval, StrOptions
 
-from tsdiff.api._base import DiffusionEstimatorBase
-from tsdiff.data.frames import ParsedInput
+from tsdiff.api._base import SHARED_PARAMETER_CONSTRAINTS, DiffusionEstimatorBase
+from tsdiff.api._imputer_calibration import apply_blend_and_scale, fit_blend_and_scale
+from tsdiff.data.frames import ParsedInput, SeriesSet
+from tsdiff.data.masking import IMPUTATION_TARGET_STRATEGIES
+from tsdiff.data.windows import stitch
+from tsdiff.diffusion.samplers import SAMPLERS
+from tsdiff.model.config import ModelConfig
 
 
 class TSDiffImputer(  # type: ignore[call-arg]
@@ -28,57 +37,30 @@ class TSDiffImputer(  # type: ignore[call-arg]
     window_length : int, default=36
         Time steps per window. Longer series are cut into overlapping windows and stitched back;
         shorter ones are padded and masked.
-    train_stride : int, default=1
-        Step between the starts of training windows.
-    inference_stride : int or None, default=None
-        Step between the starts of imputation windows (default ``window_length``: windows do not
-        overlap, as in CSDI's evaluation; the last one is aligned to the series end). With
-        overlap, each step is imputed in the window where it lies closest to the centre.
     n_samples : int, default=50
         Samples drawn per window by :meth:`transform`, :meth:`sample` and
         :meth:`predict_interval`.
-    sampler : {"ddim", "ddpm"}, default="ddim"
-        Reverse-diffusion sampler.
+    sampler : str, default="ddim"
+        Reverse-diffusion sampler (see :data:`tsdiff.diffusion.SAMPLERS`).
     sampling_steps : int, default=10
-        Reverse steps (at most ``diffusion_steps``). DDPM with all 50 steps is CSDI's sampler.
-    eta : float, default=0.0
-        DDIM noise scale (0: deterministic updates after the initial draw).
-    diffusion_steps : int, default=50
-        Training diffusion steps.
-    schedule : {"quad", "linear", "cosine"}, default="quad"
-        Noise schedule; ``quad`` is CSDI's.
-    beta_start, beta_end : float, default=1e-4, 0.5
-        End points of the ``quad`` and ``linear`` schedules.
-    channels : int, default=64
-        Width of the residual stream.
-    n_layers : int, default=4
-        Residual blocks.
-    n_heads : int, default=8
-        Attention heads of the time and feature transformers.
-    diffusion_embedding_dim, time_embedding_dim, feature_embedding_dim : int, default=128, 128, 16
-        Embedding widths as published.
-    dropout : float, default=0.1
-        Dropout inside the transformers.
-    condition_fill : {"linear", "zero"}, default="linear"
-        How gaps of the conditioning input are filled before the network sees them: ``"zero"``
-        is CSDI's; ``"linear"`` interpolates in time (as PriSTI), a strong prior the network
-        corrects, so short trainings already beat linear interpolation.
-    edge_anchors : bool, default=True
-        Give each window, per sensor, its last observation before and first after it (in the
-        same series), so the linear fill interpolates a gap that crosses a window's edge as on
-        the whole series instead of extrapolating it (AQI-36: per-window interpolation had MAE
-        15.90 against 14.46 for whole-series interpolation).
-    prior_skip : bool, default=True
-        Predict the noise as the exact posterior mean under a Gaussian prior around the
-        conditioning channel plus a learned residual (see docs/design.md). Without it, a briefly
-        trained network diverges under few-step sampling.
+        Network calls per sample (at most the model's ``diffusion_steps``).
+    model : ModelConfig, dict or None, default=None
+        Architecture, noise schedule and sampling noise (:class:`~tsdiff.ModelConfig`; a dict
+        overrides some of its fields). None: CSDI's published network (64 channels, 4 layers,
+        8 heads) with linear-interpolation conditioning and the Gaussian-prior skip.
     target_strategy : {"random", "historical", "mix"}, default="mix"
         Training targets: a random fraction of the observed cells, the missing pattern of another
         window, or either with equal odds.
+    train_stride : int, default=1
+        Step between the starts of training windows.
+    inference_stride : int or None, default=None
+        Step between the starts of imputation windows (None: ``window_length``, no overlap; the
+        last window is aligned to the series end). With overlap, each step is imputed in the
+        window where it lies closest to the centre.
     validation_fraction : float, default=0.1
         Fraction at the end of each series held out to monitor the validation loss (early
-        stopping, best-weight restore); 0 disables validation. Ignored when ``fit`` gets
-        ``validation_data``.
+        stopping, best-weight restore) and to calibrate; 0 disables validation. Ignored when
+        ``fit`` gets ``validation_data``.
     max_epochs : int, default=200
         Epoch limit.
     max_time : float or None, default=None
@@ -92,43 +74,27 @@ class TSDiffImputer(  # type: ignore[call-arg]
         Adam learning rate.
     weight_decay : float, default=1e-6
         Adam weight decay.
-    accelerator : str, default="auto"
-        Lightning accelerator (``"cpu"``, ``"gpu"``, ``"auto"``).
-    devices : int, str or list, default=1
-        Lightning devices (e.g. 2 or ``"auto"`` for several GPUs).
-    num_nodes : int, default=1
-        Lightning nodes.
-    strategy : str, default="auto"
-        Lightning strategy (e.g. ``"ddp"``).
-    precision : str or int, default="32-true"
-        Lightning precision (``"bf16-mixed"``, ``"16-mixed"``, ...); also used for sampling.
     inference_batch_size : int or None, default=None
-        Window-samples per network call while sampling. None picks for the device: on CPU
-        about 20k cells per call at 64 channels (16 windows of 36 x 36; bigger batches fall out
-        of cache and were up to 2.4x slower per window here), on a GPU 256.
+        Window-samples per network call while sampling (None: chosen for the device).
     calibration_windows : int, default=32
-        Held-out windows (validation data, else training data) on which ``fit`` hides and imputes
-        observed cells to learn (1) one weight blending the sample median with linear
-        interpolation (so the imputer does not lose to interpolation on held-out cells) and (2)
-        the spread of the samples so that intervals reach their nominal coverage; 0 disables
-        both. They hold for the sampler settings at fit time (``calibrated_sampler_``); after
-        ``set_params`` changes the sampler, samples are used as drawn.
+        Held-out windows on which ``fit`` hides and imputes observed cells to learn one weight
+        blending the sample median with linear interpolation, and the spread that gives
+        intervals their nominal coverage; 0 disables both. They hold for the sampler settings
+        at fit time (``calibrated_sampler_``).
+    trainer_kwargs : dict or None, default=None
+        Hardware settings passed to Lightning's ``Trainer``: ``accelerator``, ``devices``,
+        ``num_nodes``, ``strategy``, ``precision`` (default ``"32-true"``; also used for
+        sampling), and ``callbacks``/``logger`` added to tsdiff's own.
     random_state : int or None, default=None
-        Seed of training and sampling; an int makes results reproducible on CPU.
+        Seed of training and sampling; an int makes results reproducible on CPU. The caller's
+        global random generators are left as they were.
     verbose : bool, default=True
         Show progress bars (training and sampling).
-    tracking : bool, default=False
-        Record ``fit`` in MLflow: parameters, per-epoch losses and the fitted model.
-    tracking_uri : str or None, default=None
-        MLflow tracking URI; None uses ``MLFLOW_TRACKING_URI`` when set, else
-        ``sqlite:///mlflow.db``.
-    experiment_name : str, default="tsdiff"
-        MLflow experiment of the runs.
-    registered_model_name : str or None, default=None
-        When set, the logged model is also registered under this name.
 
     Attributes
     ----------
+    model_config_ : ModelConfig
+        The network settings the model was trained with.
     n_features_in_ : int
         Number of columns seen in ``fit``.
     feature_names_in_ : ndarray of str
@@ -159,31 +125,32 @@ class TSDiffImputer(  # type: ignore[call-arg]
     >>> lower, upper = imputer.predict_interval(frame, coverage=0.9)  # doctest: +SKIP
     """
 
+    _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
+        **SHARED_PARAMETER_CONSTRAINTS,
+        "n_samples": [Interval(Integral, 1, None, closed="left")],
+        "sampler": [StrOptions(set(SAMPLERS))],
+        "sampling_steps": [Interval(Integral, 1, None, closed="left")],
+        "target_strategy": [StrOptions(set(IMPUTATION_TARGET_STRATEGIES))],
+        "inference_stride": [None, Interval(Integral, 1, None, closed="left")],
+        "validation_fraction": [Interval(Real, 0, 1, closed="left")],
+        "patience": [None, Interval(Integral, 0, None, closed="left")],
+        "learning_rate": [Interval(Real, 0, None, closed="neither")],
+        "weight_decay": [Interval(Real, 0, None, closed="left")],
+        "inference_batch_size": [None, Interval(Integral, 1, None, closed="left")],
+        "calibration_windows": [Interval(Integral, 0, None, closed="left")],
+    }
+
     def __init__(
         self,
         *,
         window_length: int = 36,
-        train_stride: int = 1,
-        inference_stride: int | None = None,
         n_samples: int = 50,
         sampler: str = "ddim",
         sampling_steps: int = 10,
-        eta: float = 0.0,
-        diffusion_steps: int = 50,
-        schedule: str = "quad",
-        beta_start: float = 1e-4,
-        beta_end: float = 0.5,
-        channels: int = 64,
-        n_layers: int = 4,
-        n_heads: int = 8,
-        diffusion_embedding_dim: int = 128,
-        time_embedding_dim: int = 128,
-        feature_embedding_dim: int = 16,
-        dropout: float = 0.1,
-        condition_fill: str = "linear",
-        edge_anchors: bool = True,
-        prior_skip: bool = True,
+        model: ModelConfig | dict[str, Any] | None = None,
         target_strategy: str = "mix",
+        train_stride: int = 1,
+        inference_stride: int | None = None,
         validation_fraction: float = 0.1,
         max_epochs: int = 200,
         max_time: float | None = None,
@@ -191,42 +158,20 @@ class TSDiffImputer(  # type: ignore[call-arg]
         batch_size: int = 16,
         learning_rate: float = 1e-3,
         weight_decay: float = 1e-6,
-        accelerator: str = "auto",
-        devices: Any = 1,
-        num_nodes: int = 1,
-        strategy: str = "auto",
-        precision: Any = "32-true",
         inference_batch_size: int | None = None,
         calibration_windows: int = 32,
+        trainer_kwargs: dict[str, Any] | None = None,
         random_state: int | None = None,
         verbose: bool = True,
-        tracking: bool = False,
-        tracking_uri: str | None = None,
-        experiment_name: str = "tsdiff",
-        registered_model_name: str | None = None,
     ) -> None:
         self.window_length = window_length
-        self.train_stride = train_stride
-        self.inference_stride = inference_stride
         self.n_samples = n_samples
         self.sampler = sampler
         self.sampling_steps = sampling_steps
-        self.eta = eta
-        self.diffusion_steps = diffusion_steps
-        self.schedule = schedule
-        self.beta_start = beta_start
-        self.beta_end = beta_end
-        self.channels = channels
-        self.n_layers = n_layers
-        self.n_heads = n_heads
-        self.diffusion_embedding_dim = diffusion_embedding_dim
-        self.time_embedding_dim = time_embedding_dim
-        self.feature_embedding_dim = feature_embedding_dim
-        self.dropout = dropout
-        self.condition_fill = condition_fill
-        self.edge_anchors = edge_anchors
-        self.prior_skip = prior_skip
+        self.model = model
         self.target_strategy = target_strategy
+        self.train_stride = train_stride
+        self.inference_stride = inference_stride
         self.validation_fraction = validation_fraction
         self.max_epochs = max_epochs
         self.max_time = max_time
@@ -234,19 +179,28 @@ class TSDiffImputer(  # type: ignore[call-arg]
         self.batch_size = batch_size
         self.learning_rate = learning_rate
         self.weight_decay = weight_decay
-        self.accelerator = accelerator
-        self.devices = devices
-        self.num_nodes = num_nodes
-        self.strategy = strategy
-        self.precision = precision
         self.inference_batch_size = inference_batch_size
         self.calibration_windows = calibration_windows
+        self.trainer_kwargs = trainer_kwargs
         self.random_state = random_state
         self.verbose = verbose
-        self.tracking = tracking
-        self.tracking_uri = tracking_uri
-        self.experiment_name = experiment_name
-        self.registered_model_name = registered_model_name
+
+    def _training_settings(self) -> dict[str, Any]:
+        return {
+            "target_strategy": self.target_strategy,
+            "patience": self.patience,
+            "learning_rate": self.learning_rate,
+            "weight_decay": self.weight_decay,
+        }
+
+    def _check_params(self) -> ModelConfig:
+        config = super()._check_params()
+        if self.sampling_steps > config.diffusion_steps:
+            raise ValueError(
+                f"sampling_steps ({self.sampling_steps}) cannot exceed the model's "
+                f"diffusion_steps ({config.diffusion_steps}); lower sampling_steps."
+            )
+        return config
 
     def fit(self, X: Any, y: Any = None, *, validation_data: Any = None) -> TSDiffImputer:
         """Learn column statistics and train the diffusion model on ``X``.
@@ -265,14 +219,126 @@ class TSDiffImputer(  # type: ignore[call-arg]
         -------
         self : TSDiffImputer
         """
-        parsed = self._fit_diffusion(X, validation_data)
-        held_out = self._held_out_series
-        self._held_out_series = None
-        self._calibrate_on_held_out(
-            held_out if held_out is not None else parsed.series(self.time_step_)
-        )
-        self._finish_tracking(X)
+        with self._fitting(X) as session:
+            parsed, held_out = self._fit_diffusion(
+                X, session, self.validation_fraction, validation_data
+            )
+            self._calibrate_on_held_out(
+                held_out if held_out is not None else parsed.series(self.time_step_)
+            )
         return self
+
+    # -- calibration ------------------------------------------------------------------------
+    def _sampler_key(self) -> list[Any]:
+        return [self.sampler, int(self.sampling_steps), float(self.model_config_.eta)]
+
+    def _calibrate_on_held_out(self, series: SeriesSet) -> None:
+        """Learn ``blend_weights_`` and ``interval_scale_`` on held-out cells.
+
+        Observed cells of up to ``calibration_windows`` held-out windows are hidden (with the
+        training target strategy) and imputed with the current sampler settings; see
+        :func:`~tsdiff.api._imputer_calibration.fit_blend_and_scale`. Both hold for the sampler
+        settings at fit time (``calibrated_sampler_``).
+        """
+        from tsdiff.data.masking import condition_mask
+        from tsdiff.model.conditioning import Anchors, interpolate_along_time
+
+        self.blend_weights_ = np.ones(self.n_features_in_)
+        self.interval_scale_ = 1.0
+        self.calibrated_sampler_ = self._sampler_key()
+        if self.calibration_windows == 0:
+            return
+        store = self._window_store(series, self.window_length)
+        rng = np.random.default_rng(self.random_state)
+        keep = rng.permutation(store.n_windows)[: self.calibration_windows]
+        store = store.subset(np.sort(keep))
+        every = np.arange(store.n_windows)
+        values, observed, stamps = store.gather(every)
+        anchors = Anchors(*(torch.from_numpy(a) for a in store.anchors(every)))
+        generator = torch.Generator().manual_seed(int(rng.integers(2**31)))
+        cond = condition_mask(torch.from_numpy(observed), self.target_strategy, generator).numpy()
+        hidden = observed & ~cond
+        if hidden.sum() < 20:
+            return
+        drawn = self._sample_windows(
+            store,
+            n_samples=min(self.n_samples, 20),
+            sampler=self.sampler,
+            sampling_steps=self.sampling_steps,
+            condition_masks=cond,
+            batch_size=self.inference_batch_size,
+        )
+        interpolated = interpolate_along_time(
+            torch.from_numpy(values * cond),
+            torch.from_numpy(cond.astype(np.float32)),
+            torch.from_numpy(stamps),
+            anchors,
+        ).numpy()[hidden]
+        draws = drawn.transpose(1, 0, 2, 3)[:, hidden].astype(np.float64)
+        weight, self.interval_scale_ = fit_blend_and_scale(draws, values[hidden], interpolated)
+        self.blend_weights_ = np.full(self.n_features_in_, weight)
+
+    def _calibrated(
+        self, samples: np.ndarray, standardised: np.ndarray, stamps: np.ndarray
+    ) -> np.ndarray:
+        """One series' standardised samples ``(S, n, K)`` with the fitted blend and scale (as
+        drawn when the sampler settings differ from those calibrated in fit)."""
+        if getattr(self, "calibrated_sampler_", None) != self._sampler_key():
+            return samples
+        weight = float(self.blend_weights_[0])
+        baseline = None
+        if weight < 1.0:
+            from tsdiff.data.interpolation import interpolate_series
+
+            baseline = interpolate_series(standardised, stamps)
+        return apply_blend_and_scale(samples, baseline, weight, float(self.interval_scale_))
+
+    # -- sampling ---------------------------------------------------------------------------
+    def _draw_samples(self, series: SeriesSet, n_samples: int) -> list[np.ndarray]:
+        """Samples in original units, per series ``(n_samples, n_steps, n_columns)``.
+
+        Windows without a missing cell are not sampled. Observed cells hold their exact input
+        value in every sample.
+        """
+        for position, values in enumerate(series.values):
+            if np.isnan(values).all():
+                raise ValueError(
+                    f"Series {position} of X has no observed value, so there is nothing to "
+                    "condition on; drop it or give it some observations."
+                )
+        store = self._window_store(series, self.inference_stride or self.window_length)
+        rows = store.starts[:, None] + np.arange(store.length)
+        valid = np.zeros(len(store.values), dtype=bool)
+        for offset, n in zip(store.offsets, store.lengths, strict=True):
+            valid[offset : offset + n] = True
+        needs = (~store.observed[rows] & valid[rows][:, :, None]).any(axis=(1, 2))
+        window_samples = np.broadcast_to(
+            store.values[rows].transpose(0, 2, 1)[:, None],
+            (store.n_windows, n_samples, store.values.shape[1], store.length),
+        ).copy()
+        if needs.any():
+            window_samples[needs] = self._sample_windows(
+                store.subset(np.flatnonzero(needs)),
+                n_samples=n_samples,
+                sampler=self.sampler,
+                sampling_steps=self.sampling_steps,
+                batch_size=self.inference_batch_size,
+            )
+        results = []
+        standardised = self._standardise(series)
+        for samples, original, scaled, stamps in zip(
+            stitch(store, window_samples),
+            series.values,
+            standardised,
+            series.timestamps,
+            strict=True,
+        ):
+            calibrated = self._calibrated(samples.astype(np.float64), scaled, stamps)
+            values = self.scaler_.inverse_transform(calibrated)
+            observed = ~np.isnan(original)
+            values[:, observed] = original[observed]
+            results.append(values)
+        return results
 
     def _missing(self, parsed: ParsedInput) -> list[np.ndarray]:
         return [np.isnan(v) for v in parsed.values]
@@ -302,8 +368,7 @@ class TSDiffImputer(  # type: ignore[call-arg]
         return self._wrap_output(parsed.layout.fill(X, medians, missing), parsed)
 
     def _samples(self, parsed: ParsedInput, n_samples: int) -> list[np.ndarray]:
-        samples, _ = self._draw_samples(parsed.series(self.time_step_), n_samples)
-        return samples
+        return self._draw_samples(parsed.series(self.time_step_), n_samples)
 
     def sample(self, X: Any, n_samples: int | None = None) -> Any:
         """Draw imputation samples.
@@ -322,10 +387,10 @@ class TSDiffImputer(  # type: ignore[call-arg]
             ``[n_samples, n_series, n_steps, n_columns]`` for a 3-D array. Observed cells hold
             their value in every sample.
         """
+        parsed = self._check_fitted_input(X)
         n = self.n_samples if n_samples is None else int(n_samples)
         if n < 1:
             raise ValueError(f"n_samples must be >= 1, got {n_samples}.")
-        parsed = self._check_fitted_input(X)
         return parsed.layout.stack(self._samples(parsed, n))
 
     def predict_interval(self, X: Any, coverage: float = 0.9) -> tuple[Any, Any]:
@@ -346,6 +411,13 @@ class TSDiffImputer(  # type: ignore[call-arg]
         if not 0 < coverage < 1:
             raise ValueError(f"coverage must be in (0, 1), got {coverage}.")
         parsed = self._check_fitted_input(X)
+        if self.n_samples < 2:
+            warnings.warn(
+                f"n_samples={self.n_samples} gives intervals of zero width; use n_samples >= 20 "
+                "for intervals.",
+                UserWarning,
+                stacklevel=2,
+            )
         samples = self._samples(parsed, self.n_samples)
         tail = (1.0 - coverage) / 2.0
         bounds = [np.quantile(s, [tail, 1.0 - tail], axis=0) for s in samples]

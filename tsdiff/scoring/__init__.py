@@ -1,11 +1,13 @@
-"""Anomaly scoring as plain functions: cell scores from imputation samples, normalisation,
-aggregation, thresholds, events and detection metrics.
+"""Anomaly scoring: the detector's parts (scorers, aggregators, thresholders) and the plain
+functions they use: cell scores from imputation samples, normalisation, aggregation,
+thresholds, events and detection metrics.
 
 Nothing here knows about estimators or pandas: inputs and outputs are numpy arrays (and a
 :class:`~tsdiff.data.WindowStore` for :func:`combine_windows`).
 """
 
 from tsdiff.scoring.aggregate import aggregate_sensors, combine_windows, smooth_scores
+from tsdiff.scoring.aggregators import TopK
 from tsdiff.scoring.cells import CELL_SCORES, cell_scores, gaussian_nll, standardised_error
 from tsdiff.scoring.events import Event, extract_events, rank_sensors
 from tsdiff.scoring.masks import MASK_PATTERNS, complementary_masks
@@ -20,6 +22,8 @@ from tsdiff.scoring.metrics import (
 )
 from tsdiff.scoring.normalise import SensorNormaliser
 from tsdiff.scoring.scales import MultiScaleSmoother, smoothing_windows
+from tsdiff.scoring.scorers import MaskedReimputationScorer
+from tsdiff.scoring.thresholders import POT, Contamination, FixedThreshold
 from tsdiff.scoring.thresholds import (
     drift_adjusted_threshold,
     pot_threshold,
@@ -27,6 +31,11 @@ from tsdiff.scoring.thresholds import (
 )
 
 __all__ = [
+    "POT",
+    "Contamination",
+    "FixedThreshold",
+    "MaskedReimputationScorer",
+    "TopK",
     "CELL_SCORES",
     "MASK_PATTERNS",
     "Event",
