@@ -89,8 +89,19 @@ def register_state_class(cls: type) -> type:
 
 def _register_builtin_state_classes() -> None:
     from tsdiff.data.scaling import NaNStandardScaler
+    from tsdiff.model.config import ModelConfig
+    from tsdiff.scoring import POT, Contamination, FixedThreshold, MaskedReimputationScorer, TopK
 
-    register_state_class(NaNStandardScaler)
+    for cls in (
+        NaNStandardScaler,
+        ModelConfig,
+        MaskedReimputationScorer,
+        TopK,
+        POT,
+        Contamination,
+        FixedThreshold,
+    ):
+        register_state_class(cls)
 
 
 # -- JSON encoding of fitted values ------------------------------------------------------------
@@ -181,7 +192,7 @@ def _decode(value: Any, where: str) -> Any:
             cls: Any = _STATE_CLASSES[name]
             obj = cls.__new__(cls)
             for key, item in value["state"].items():
-                setattr(obj, key, _decode(item, f"{where}.{key}"))
+                object.__setattr__(obj, key, _decode(item, f"{where}.{key}"))
             return obj
     except PersistenceError:
         raise
@@ -472,7 +483,7 @@ def _default_module_factory(estimator: Any, name: str) -> Any:
         if module is not None:
             return module
     if name == "model_" and hasattr(estimator, "_build_network"):
-        return estimator._build_network(int(estimator.n_features_in_))
+        return estimator._build_network(int(estimator.n_features_in_), estimator.model_config_)
     raise PersistenceError(
         f"Cannot rebuild the module attribute {name!r} of {type(estimator).__name__}: define "
         "_rebuild_module(name) on the estimator."
