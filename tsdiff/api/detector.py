@@ -10,8 +10,6 @@ from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
-from scipy.special import erf
-from scipy.stats import binom
 from sklearn.base import clone
 from sklearn.utils._param_validation import HasMethods, Interval
 from sklearn.utils.validation import check_array, check_is_fitted
@@ -21,11 +19,15 @@ from tsdiff.api._detection_result import DetectionResult, arrange_per_step
 from tsdiff.data.frames import ParsedInput, SeriesSet
 from tsdiff.model.config import DETECTOR_MODEL, ModelConfig
 from tsdiff.scoring.aggregators import TopK
+from tsdiff.scoring.probabilities import outlier_probability, prediction_confidence
 from tsdiff.scoring.scorers import MaskedReimputationScorer
 from tsdiff.scoring.thresholders import POT
 
 #: Fraction at the end of each training series held out to calibrate (and stop early).
 CALIBRATION_FRACTION = 0.2
+#: Scoring runs of at least this many window-samples use a compiled network on the CPU (the
+#: compilation costs seconds; it pays off on long series).
+_COMPILE_FROM_WINDOW_SAMPLES = 4096
 
 
 class TSDiffAnomalyDetector(DiffusionEstimatorBase):
@@ -119,6 +121,8 @@ class TSDiffAnomalyDetector(DiffusionEstimatorBase):
     }
     _default_model: ClassVar[ModelConfig] = DETECTOR_MODEL
     _default_trainer: ClassVar[dict[str, Any]] = {"precision": "bf16-mixed"}
+    #: Set when torch.compile failed once in this process (no C++ toolchain): stay eager.
+    _compile_failed: ClassVar[bool] = False
 
     def __init__(
         self,
@@ -309,13 +313,25 @@ class TSDiffAnomalyDetector(DiffusionEstimatorBase):
         self.threshold_ = float(thresholder.threshold_)
         self.decision_scores_ = scores
         self.labels_ = (scores > self.threshold_).astype(np.int64)
-        self._last_result = None
+        self._last_result: tuple[str, DetectionResult] | None = None
 
     # -- scoring --------------------------------------------------------------------------------
     def _cell_scores(self, scorer: MaskedReimputationScorer, series: SeriesSet) -> list[np.ndarray]:
         store = self._window_store(series, scorer.stride or self.window_length)
+        work = store.n_windows * int(scorer.n_masks) * int(scorer.n_samples)
+        network = self._scoring_network() if work >= _COMPILE_FROM_WINDOW_SAMPLES else None
 
         def sample(store: Any, condition: np.ndarray, n_samples: int, steps: int) -> np.ndarray:
+            if network is not None:
+                try:
+                    return self._sample_padded(network, store, condition, n_samples, steps)
+                except Exception as err:  # compilation needs a working C++ toolchain
+                    warnings.warn(
+                        f"torch.compile failed ({type(err).__name__}: {err}); scoring with the "
+                        "plain network.",
+                        stacklevel=4,
+                    )
+                    type(self)._compile_failed = True
             return self._sample_windows(
                 store,
                 n_samples=n_samples,
@@ -325,6 +341,40 @@ class TSDiffAnomalyDetector(DiffusionEstimatorBase):
             )
 
         return scorer.cell_scores(store, sample)
+
+    def _scoring_network(self) -> Any:
+        """A compiled copy of the network for long scoring runs on the CPU (None: eager)."""
+        if type(self)._compile_failed or self._inference_device().type != "cpu":
+            return None
+        cached = getattr(self, "_compiled", None)
+        if cached is not None and cached[0] is self.model_:
+            return cached[1]
+        import torch
+
+        # inductor's pattern matcher rewrites the explicit attention into fused SDPA, which is
+        # slower at these sizes on CPU (docs/design.md).
+        compiled = torch.compile(self.model_, dynamic=False, options={"pattern_matcher": False})
+        self._compiled = (self.model_, compiled)
+        return compiled
+
+    def _sample_padded(
+        self, network: Any, store: Any, condition: np.ndarray, n_samples: int, steps: int
+    ) -> np.ndarray:
+        """Sample with a compiled network, padding to whole network batches (one shape)."""
+        per_call = max(self._inference_batch_size() // n_samples, 1)
+        n = store.n_windows
+        padded = -(-n // per_call) * per_call
+        ids = np.r_[np.arange(n), np.full(padded - n, n - 1)]
+        condition = np.concatenate([condition, np.repeat(condition[-1:], padded - n, axis=0)])
+        drawn = self._sample_windows(
+            store.subset(ids),
+            n_samples=n_samples,
+            sampler="ddim",
+            sampling_steps=steps,
+            condition_masks=condition,
+            network=network,
+        )
+        return drawn[:n]
 
     def _check_parts_current(self) -> None:
         """Refuse scoring when the parts were changed with ``set_params`` after calibration."""
@@ -347,7 +397,7 @@ class TSDiffAnomalyDetector(DiffusionEstimatorBase):
         digest.update(repr(self.threshold_).encode())
         for values, index in zip(parsed.values, parsed.layout.indexes, strict=True):
             digest.update(np.ascontiguousarray(values).tobytes())
-            digest.update(pd.util.hash_pandas_object(pd.Index(index), index=False).values.tobytes())
+            digest.update(pd.util.hash_pandas_object(pd.Index(index), index=False).to_numpy().tobytes())
         return digest.hexdigest()
 
     def score(self, X: Any) -> DetectionResult:
@@ -452,18 +502,10 @@ class TSDiffAnomalyDetector(DiffusionEstimatorBase):
         DataFrame (columns ``normal``, ``anomaly``), list of DataFrames, or ndarray ``(..., 2)``
             NaN where the step has no score.
         """
-        if method not in ("linear", "unify"):
-            raise ValueError(f"method must be 'linear' or 'unify', got {method!r}.")
         result = self.score(X)
-        train = self.decision_scores_
         probs = []
         for s in result.step_scores:
-            if method == "linear":
-                span = max(float(train.max() - train.min()), 1e-12)
-                p = np.clip((s - train.min()) / span, 0.0, 1.0)
-            else:
-                std = max(float(train.std()), 1e-12)
-                p = np.clip(erf((s - train.mean()) / (std * np.sqrt(2.0))), 0.0, 1.0)
+            p = outlier_probability(s, self.decision_scores_, method)
             probs.append(np.stack([1.0 - p, p], axis=1))
         return arrange_per_step(result.layout, probs, "proba")
 
@@ -478,21 +520,17 @@ class TSDiffAnomalyDetector(DiffusionEstimatorBase):
             In the structure of :meth:`decision_function`'s output; NaN where no score.
         """
         result = self.score(X)
-        train = np.sort(self.decision_scores_)
-        n = train.size
-        alarms = max(int(self.labels_.sum()), 1)
-        confidences = []
-        for scores, flags in zip(result.step_scores, result.step_labels, strict=True):
-            below = np.searchsorted(train, np.nan_to_num(scores, nan=-np.inf), side="right")
-            posterior = (1.0 + below) / (2.0 + n)
-            confidence = 1.0 - binom.cdf(n - alarms, n, posterior)
-            confidence = np.where(flags == 1, confidence, 1.0 - confidence)
-            confidences.append(np.where(np.isnan(scores), np.nan, confidence))
+        alarms = int(self.labels_.sum())
+        confidences = [
+            prediction_confidence(s, f, self.decision_scores_, alarms)
+            for s, f in zip(result.step_scores, result.step_labels, strict=True)
+        ]
         return arrange_per_step(result.layout, confidences, "confidence")
 
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
         state.pop("_last_result", None)
+        state.pop("_compiled", None)  # compiled graphs are not picklable; rebuilt on demand
         return state
 
     def __sklearn_tags__(self) -> Any:
