@@ -5,11 +5,7 @@ Nothing here knows about estimators or pandas: inputs and outputs are numpy arra
 :class:`~tsdiff.data.WindowStore` for :func:`combine_windows`).
 """
 
-from tsdiff.scoring.aggregate import aggregate_sensors, combine_windows, smooth_scores
-from tsdiff.scoring.cells import CELL_SCORES, cell_scores, gaussian_nll, standardised_error
-from tsdiff.scoring.events import Event, extract_events, rank_sensors
-from tsdiff.scoring.masks import MASK_PATTERNS, complementary_masks
-from tsdiff.scoring.metrics import (
+from tsdiff.metrics.detection import (
     auc_pr,
     auc_roc,
     best_f1,
@@ -18,6 +14,10 @@ from tsdiff.scoring.metrics import (
     label_segments,
     vus_pr,
 )
+from tsdiff.scoring.aggregate import aggregate_sensors, combine_windows, smooth_scores
+from tsdiff.scoring.cells import CELL_SCORES, cell_scores, gaussian_nll, standardised_error
+from tsdiff.scoring.events import Event, extract_events, rank_sensors
+from tsdiff.scoring.masks import MASK_PATTERNS, complementary_masks
 from tsdiff.scoring.normalise import SensorNormaliser
 from tsdiff.scoring.scales import MultiScaleSmoother, smoothing_windows
 from tsdiff.scoring.thresholds import (
