@@ -107,7 +107,7 @@ def evaluate_imputation(
     tracking_uri: str | None = None,
     experiment_name: str | None = None,
 ) -> dict[str, Any]:
-    """Score ``imputer`` on ``X`` (:func:`tsdiff.evaluation.evaluate_on_hidden_cells`), log the scores.
+    """Score ``imputer`` on ``X`` (:func:`tsdiff.evaluation.evaluate_on_hidden_cells`); log them.
 
     The scores go to ``run_id``, else to the imputer's fit run (``mlflow_run_id_``, when it was
     fitted with ``tracking=True``), else to a new run of ``experiment_name`` (default: the
