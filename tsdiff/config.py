@@ -25,7 +25,6 @@ naming the file, the dotted key path and what to do. Presets ship inside the pac
 
 from __future__ import annotations
 
-import dataclasses
 import difflib
 import importlib
 import inspect
@@ -408,15 +407,6 @@ def build_component(spec: dict[str, Any]) -> Any:
     if "smoothing" in arguments and isinstance(arguments["smoothing"], list):
         arguments["smoothing"] = tuple(arguments["smoothing"])
     return cls(**arguments)
-
-
-def model_fields() -> list[str]:
-    """The fields of :class:`tsdiff.model.config.ModelConfig` (the section's, without it)."""
-    try:
-        module = importlib.import_module("tsdiff.model.config")
-    except ImportError:
-        return list(ModelSection.model_fields)
-    return [f.name for f in dataclasses.fields(module.ModelConfig)]
 
 
 def estimator_class(kind: str) -> type:
