@@ -21,7 +21,7 @@ import pandas as pd
 import torch
 
 from tsdiff import TSDiffAnomalyDetector
-from tsdiff.scoring import auc_pr, auc_roc, best_f1, f1_at_threshold, vus_pr
+from tsdiff.metrics import auc_pr, auc_roc, best_f1, f1_at_threshold, vus_pr
 
 
 def data_dir() -> Path:

@@ -15,7 +15,7 @@ import pytest
 from tsdiff.cli import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, main
 
 ROOT = Path(__file__).resolve().parents[1]
-TINY = str(ROOT / "configs" / "tiny.yaml")
+TINY = "tiny"  # the packaged preset, by name
 
 
 @pytest.fixture(scope="module")
@@ -74,7 +74,9 @@ def test_fit_writes_a_model(model_dir):
     assert config["estimator"]["class"] == "TSDiffImputer"
     assert config["fitted"]["n_features_in_"] == 4  # the text column is not a feature
     assert config["metadata"]["data"]["time_column"] == "time"
-    assert config["params"]["channels"] == 8
+    assert config["metadata"]["config"].endswith("tiny.yaml")
+    params = config["params"]
+    assert params.get("model", params)["channels"] == 8
 
 
 @pytest.mark.parametrize("kind", ["csv", "parquet"])
@@ -221,6 +223,23 @@ def test_multi_series_file(files, tmp_path):
         ),
         (["fit", "-d", "{csv}"], "required"),
         (["fit", "-c", TINY, "-d", "{csv}", "-o", "{csv}"], "exists and is a file"),
+        (["fit", "-c", "no_such_preset", "-d", "{csv}", "-o", "{folder}/x"], "tiny_detector"),
+        (
+            ["impute", "-m", "{folder}/nomodel", "-d", "{csv}", "-o", "{folder}/o.xlsx"],
+            "unsupported file type",
+        ),
+        (
+            ["impute", "-m", "{folder}/nomodel", "-d", "{csv}", "-o", "{csv}/o.csv"],
+            "is a file, so the folder cannot be created",
+        ),
+        (
+            ["detect", "-m", "{folder}/nomodel", "-d", "{csv}", "-o", "{folder}"],
+            "unsupported file type",
+        ),
+        (
+            ["evaluate", "-m", "{folder}/nomodel", "-d", "{csv}", "-o", "{folder}/no/m.json"],
+            "does not exist; create it first",
+        ),
         (
             ["impute", "-m", "{model}", "-d", "{csv}", "-o", "{folder}/o.csv", "--n-samples", "0"],
             "must be >= 1",
@@ -290,20 +309,11 @@ def test_demo_with_a_tiny_budget(tmp_path, capsys):
 
 
 def test_detector_fit_detect_evaluate(smd_slices, tmp_path, capsys):
-    pytest.importorskip("tsdiff.api.detector")
-    from conftest import DETECTOR_TINY_PARAMS
-
     train, test = smd_slices
     train.reset_index().to_csv(tmp_path / "train.csv", index=False)
     test.reset_index().to_parquet(tmp_path / "test.parquet", index=False)
-    lines = ["model:", "  kind: detector"] + [
-        f"  {k}: {v if v is not None else 'null'}"
-        for k, v in DETECTOR_TINY_PARAMS.items()
-        if k not in ("verbose",)
-    ]
-    (tmp_path / "det.yaml").write_text("\n".join(lines) + "\n")
     model = tmp_path / "det"
-    args = ["-c", str(tmp_path / "det.yaml"), "-d", str(tmp_path / "train.csv"), "-o", str(model)]
+    args = ["-c", "tiny_detector", "-d", str(tmp_path / "train.csv"), "-o", str(model)]
     assert main(["fit", *args, "-q"]) == EXIT_OK
     out = tmp_path / "scores.csv"
     assert (
@@ -322,11 +332,81 @@ def test_detector_fit_detect_evaluate(smd_slices, tmp_path, capsys):
     )
     result = json.loads(capsys.readouterr().out)
     assert result["task"] == "detection"
-    assert 0 <= result["auc_roc"] <= 1 and 0 <= result["auc_pr"] <= 1
+    for key in ("auc_roc", "auc_pr", "vus_pr", "best_f1", "f1"):
+        assert 0 <= result[key] <= 1
     assert result["auc_pr_random"] == pytest.approx(test["label"].mean())
+    assert "null_reasons" not in result
     assert (
         main(
             ["impute", "-m", str(model), "-d", str(tmp_path / "test.parquet"), "-o", str(out), "-q"]
         )
         == EXIT_USAGE
     )
+
+
+class _FakeResult:
+    def __init__(self, n: int) -> None:
+        self.scores = np.arange(n, dtype=float)
+        self.labels = (self.scores > n / 2).astype(int)
+
+
+class _Counting:
+    """A detector stand-in that counts its sampling passes."""
+
+    def __init__(self, with_score: bool, threshold: float | None = 2.5) -> None:
+        self.calls: list[str] = []
+        self.threshold_ = threshold
+        if with_score:
+            self.score = self._score
+
+    def _score(self, X):
+        self.calls.append("score")
+        return _FakeResult(len(X))
+
+    def decision_function(self, X):
+        self.calls.append("decision_function")
+        return np.array([0.0, 1.0, np.nan, 3.0, 4.0])
+
+    def predict(self, X):
+        self.calls.append("predict")
+        return np.array([0, 0, 0, 1, 1])
+
+
+def test_score_once_samples_once():
+    from tsdiff.evaluation import score_once
+
+    X = np.zeros((5, 2))
+    new = _Counting(with_score=True)
+    scores, flags = score_once(new, X)
+    assert new.calls == ["score"] and flags.tolist() == [0, 0, 0, 1, 1]
+    old = _Counting(with_score=False)
+    scores, flags = score_once(old, X)
+    assert old.calls == ["decision_function"]  # flags from threshold_, no second pass
+    assert flags.tolist() == [0, 0, 0, 1, 1] and np.isnan(scores[2])
+    unthresholded = _Counting(with_score=False, threshold=None)
+    score_once(unthresholded, X)
+    assert unthresholded.calls == ["decision_function", "predict"]
+
+
+def test_evaluate_json_has_no_nan_and_says_why():
+    from tsdiff.cli import _detector_metrics, _json_ready
+
+    scores = np.array([0.1, np.nan, 0.3, 0.2])
+    result, reasons = _detector_metrics(scores, np.zeros(4, dtype=int), np.array([0, 0, 1, 0]))
+    clean = _json_ready({**result, "extra": float("nan")}, reasons)
+    text = json.dumps(clean, allow_nan=False)  # raises on NaN
+    loaded = json.loads(text)
+    assert loaded["auc_roc"] is None and "only one label class" in loaded["null_reasons"]["auc_roc"]
+    assert loaded["f1"] is None and "no row is labelled" in loaded["null_reasons"]["f1"]
+    assert loaded["extra"] is None and "not a finite number" in loaded["null_reasons"]["extra"]
+    assert loaded["n_scored"] == 3 and loaded["precision"] == 0.0
+    full, none = _detector_metrics(scores, np.array([0, 1, 1, 0]), None)
+    assert none == {} and full["auc_roc"] == pytest.approx(1.0) and "f1" not in full
+
+
+def test_removed_names_are_gone():
+    import tsdiff.config
+    import tsdiff.evaluation
+
+    assert not hasattr(tsdiff.config, "DetectorUnavailableError")
+    assert not hasattr(tsdiff.evaluation, "evaluate_imputation")

@@ -23,7 +23,7 @@ EXIT_INTERRUPTED = 130
 
 _EPILOG = """examples:
   tsdiff demo                                   # impute the bundled air-quality data, plot
-  tsdiff fit --config configs/tiny.yaml --data train.csv --out model/
+  tsdiff fit --config tiny --data train.csv --out model/     # a preset name or a YAML path
   tsdiff impute --model model/ --data gaps.parquet --out filled.parquet
   tsdiff evaluate --model model/ --data test.csv --fraction 0.1
   tsdiff detect --model detector/ --data test.csv --out scores.csv
@@ -130,8 +130,8 @@ def build_parser() -> argparse.ArgumentParser:
         "-c",
         "--config",
         metavar="FILE",
-        help="YAML configuration or preset name (tiny, "
-        "air_quality, smd, skab); default: the imputer's default parameters",
+        help="YAML configuration file or preset name (tiny, tiny_detector, air_quality, smd, "
+        "skab, ...); default: the imputer's default parameters",
     )
     fit.add_argument(
         "-d",
@@ -285,8 +285,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="impute the bundled air-quality data and plot the result",
         description="Hide 10%% of the observed cells of the bundled air-quality data, fit a small "
         "imputer within a time budget, compare it with linear interpolation and plot a "
-        "stretch with its 90%% band (and, when the detector is available, detect anomalies "
-        "in the bundled server metrics).",
+        "stretch with its 90%% band; then detect anomalies in the bundled server metrics.",
     )
     demo.add_argument(
         "--out-dir",
@@ -395,7 +394,7 @@ def _model_input(estimator: Any, frame: Any) -> Any:
 def _cmd_fit(args: argparse.Namespace) -> int:
     _setup(args)
     from tsdiff.api.persistence import save_estimator
-    from tsdiff.config import RunConfig, load_config
+    from tsdiff.config import RunConfig, build_estimator, load_config
     from tsdiff.data.files import read_table, select_features, split_table
 
     config = load_config(args.config) if args.config else RunConfig()
@@ -437,15 +436,15 @@ def _cmd_fit(args: argparse.Namespace) -> int:
         overrides["max_time"] = args.max_time
     if args.seed is not None:
         overrides["random_state"] = args.seed
-    if args.track:
-        overrides["tracking"] = True
-    if args.tracking_uri:
-        overrides["tracking_uri"] = args.tracking_uri
-    if args.experiment_name:
-        overrides["experiment_name"] = args.experiment_name
-    if args.registered_model_name:
-        overrides["registered_model_name"] = args.registered_model_name
-    estimator = config.build_estimator(**overrides)
+    estimator = build_estimator(config, **overrides)
+    if args.track or config.tracking.enabled:
+        _track_fit(
+            estimator,
+            tracking_uri=args.tracking_uri or config.tracking.uri,
+            experiment_name=args.experiment_name or config.tracking.experiment_name,
+            registered_model_name=args.registered_model_name
+            or config.tracking.registered_model_name,
+        )
     _info(
         args,
         f"fitting {type(estimator).__name__} on {args.data}: {table.features.shape[0]} rows x "
@@ -467,7 +466,7 @@ def _cmd_fit(args: argparse.Namespace) -> int:
             "time_format": data.time_format,
         },
         "config": config.source,
-        "kind": config.model.kind,
+        "kind": config.kind,
     }
     save_estimator(estimator, args.out, metadata=metadata)
     best = getattr(estimator, "best_val_loss_", None)
@@ -481,6 +480,59 @@ def _cmd_fit(args: argparse.Namespace) -> int:
     if run_id:
         _info(args, f"MLflow run {run_id}, model {getattr(estimator, 'mlflow_model_uri_', '')}")
     return EXIT_OK
+
+
+def _track_fit(estimator: Any, **settings: Any) -> None:
+    """Record the coming fit in MLflow.
+
+    Estimators with tracking parameters get them set; otherwise MLflow watches every fit through
+    :func:`tsdiff.tracking.autolog` (the fit-observer seam).
+    """
+    settings = {k: v for k, v in settings.items() if v is not None}
+    if "tracking" in estimator.get_params():
+        names = {"tracking_uri", "experiment_name", "registered_model_name"}
+        estimator.set_params(tracking=True, **{k: v for k, v in settings.items() if k in names})
+        return
+    from tsdiff import tracking
+
+    autolog = getattr(tracking, "autolog", None)
+    if autolog is None:
+        raise UsageError("--track needs tsdiff.tracking.autolog, missing in this installation.")
+    autolog(**settings)
+
+
+def _check_output_file(path: str) -> None:
+    """Refuse, before any sampling, an output file that could not be written afterwards.
+
+    Raises
+    ------
+    UsageError
+        For an unknown extension, Parquet without pyarrow, a directory in place of the file, or
+        a parent folder that cannot be created or written.
+    """
+    from pathlib import Path
+
+    from tsdiff.data.files import table_format
+
+    out = Path(path)
+    kind = table_format(out)
+    if kind == "parquet":
+        import importlib.util
+
+        if importlib.util.find_spec("pyarrow") is None:
+            raise UsageError(f"{out}: writing Parquet needs pyarrow; install it or write .csv.")
+    if out.is_dir():
+        raise UsageError(f"{out}: is a directory; --out must be a file name.")
+    parent = out.parent if str(out.parent) else Path(".")
+    existing = parent
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise UsageError(f"{out}: {existing} is a file, so the folder cannot be created.")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise UsageError(f"{out}: the folder {existing} is not writable; choose another --out.")
+    if out.exists() and not os.access(out, os.W_OK):
+        raise UsageError(f"{out}: exists and is not writable; choose another --out.")
 
 
 def _check_model_destination(path: str) -> None:
@@ -507,6 +559,7 @@ def _cmd_impute(args: argparse.Namespace) -> int:
 
     from tsdiff.data.files import write_table
 
+    _check_output_file(args.out)
     estimator, info = _load_model(args.model)
     if _is_detector(estimator) or not hasattr(estimator, "transform"):
         raise UsageError(
@@ -514,7 +567,7 @@ def _cmd_impute(args: argparse.Namespace) -> int:
             "model."
         )
     table = _read_for_model(args, estimator, info)
-    params: dict[str, Any] = {"verbose": not args.quiet, "tracking": False}
+    params: dict[str, Any] = {"verbose": not args.quiet}
     if args.n_samples:
         params["n_samples"] = args.n_samples
     if args.seed is not None:
@@ -553,24 +606,14 @@ def _cmd_impute(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _scores(estimator: Any, frame: Any) -> tuple[Any, Any]:
-    import numpy as np
-
-    scores = np.asarray(
-        estimator.decision_function(_model_input(estimator, frame)), dtype=np.float64
-    ).reshape(-1)
-    flags = None
-    if hasattr(estimator, "predict"):
-        flags = np.asarray(estimator.predict(_model_input(estimator, frame))).reshape(-1)
-    return scores, flags
-
-
 def _cmd_detect(args: argparse.Namespace) -> int:
     _setup(args)
     import pandas as pd
 
     from tsdiff.data.files import write_table
+    from tsdiff.evaluation import score_once
 
+    _check_output_file(args.out)
     estimator, info = _load_model(args.model)
     if not _is_detector(estimator):
         raise UsageError(
@@ -579,11 +622,11 @@ def _cmd_detect(args: argparse.Namespace) -> int:
             "(fit with a configuration whose model section has kind: detector)."
         )
     table = _read_for_model(args, estimator, info)
-    params: dict[str, Any] = {"verbose": not args.quiet, "tracking": False}
+    params: dict[str, Any] = {"verbose": not args.quiet}
     if args.seed is not None:
         params["random_state"] = args.seed
     estimator.set_params(**params)
-    scores, flags = _scores(estimator, table.features)
+    scores, flags = score_once(estimator, _model_input(estimator, table.features))
     added = pd.DataFrame({"score": scores})
     if flags is not None:
         added["is_anomaly"] = flags
@@ -592,36 +635,76 @@ def _cmd_detect(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _detector_metrics(scores: Any, labels: Any, flags: Any) -> dict[str, Any]:
-    import numpy as np
-    from sklearn.metrics import (
-        average_precision_score,
-        f1_score,
-        precision_score,
-        recall_score,
-        roc_auc_score,
-    )
+def _detector_metrics(
+    scores: Any, labels: Any, flags: Any
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """Detection metrics of one scoring pass, and why any of them is null.
 
-    y = np.asarray(labels).astype(int)
-    if len(np.unique(y)) < 2:
-        raise UsageError("the label column must hold both 0 and 1 to compute AUC-ROC and AUC-PR.")
+    Rows without a score (no observed value) are left out of the ranking metrics.
+    """
+    import numpy as np
+
+    from tsdiff import metrics
+
+    y = np.asarray(labels).astype(np.int64).reshape(-1)
+    scored = np.isfinite(scores)
+    ys, ss = y[scored], scores[scored]
     result: dict[str, Any] = {
-        "auc_roc": float(roc_auc_score(y, scores)),
-        "auc_pr": float(average_precision_score(y, scores)),
-        "auc_pr_random": float(y.mean()),
-        "anomaly_rate": float(y.mean()),
         "n_rows": len(y),
+        "n_scored": int(scored.sum()),
+        "anomaly_rate": float(y.mean()) if len(y) else None,
+        "auc_pr_random": float(ys.mean()) if len(ys) else None,
     }
-    if flags is not None:
-        predicted = (np.asarray(flags) == 1).astype(int)
+    reasons: dict[str, str] = {}
+    ranking = ("auc_roc", "auc_pr", "vus_pr", "best_f1")
+    if len(np.unique(ys)) == 2:
         result.update(
             {
-                "precision": float(precision_score(y, predicted, zero_division=0)),
-                "recall": float(recall_score(y, predicted, zero_division=0)),
-                "f1": float(f1_score(y, predicted, zero_division=0)),
+                "auc_roc": metrics.auc_roc(ys, ss),
+                "auc_pr": metrics.auc_pr(ys, ss),
+                "vus_pr": metrics.vus_pr(ys, ss),
+                "best_f1": metrics.best_f1(ys, ss)[0],
             }
         )
-    return result
+    else:
+        for key in ranking:
+            result[key] = None
+            reasons[key] = (
+                "the scored rows hold only one label class; ranking metrics need both 0 and 1"
+            )
+    if flags is not None:
+        predicted = np.asarray(flags).reshape(-1) == 1
+        tp = float(np.sum(predicted & (y == 1)))
+        n_flags, n_pos = float(predicted.sum()), float(y.sum())
+        precision = tp / n_flags if n_flags else 0.0
+        recall = tp / n_pos if n_pos else None
+        result["precision"] = precision
+        result["recall"] = recall
+        result["alarm_rate"] = n_flags / len(y) if len(y) else None
+        if recall is None:
+            reasons["recall"] = reasons["f1"] = "no row is labelled anomalous"
+            result["f1"] = None
+        else:
+            total = precision + recall
+            result["f1"] = 2 * precision * recall / total if total else 0.0
+    return result, reasons
+
+
+def _json_ready(result: dict[str, Any], reasons: dict[str, str]) -> dict[str, Any]:
+    """``result`` with every NaN or infinite number replaced by null; ``null_reasons`` says why."""
+    import math
+
+    clean: dict[str, Any] = {}
+    why = dict(reasons)
+    for key, value in result.items():
+        if isinstance(value, float) and not math.isfinite(value):
+            clean[key] = None
+            why.setdefault(key, f"the value is not a finite number ({value})")
+        else:
+            clean[key] = value
+    if why:
+        clean["null_reasons"] = why
+    return clean
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
@@ -629,28 +712,33 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     from tsdiff.config import RunConfig, load_config
 
     config = load_config(args.config) if args.config else RunConfig()
+    if args.out:
+        _check_json_destination(args.out)
     estimator, info = _load_model(args.model)
     table = _read_for_model(args, estimator, info)
-    estimator.set_params(verbose=not args.quiet, tracking=False)
+    estimator.set_params(verbose=not args.quiet)
     seed = args.seed if args.seed is not None else config.evaluate.seed
+    reasons: dict[str, str] = {}
     if _is_detector(estimator):
         if table.labels is None:
             raise UsageError(
                 f"{args.data}: no label column; pass --label-column to evaluate a detector."
             )
+        from tsdiff.evaluation import score_once
+
         estimator.set_params(random_state=seed)
-        scores, flags = _scores(estimator, table.features)
-        result = _detector_metrics(scores, table.labels.to_numpy(), flags)
+        scores, flags = score_once(estimator, _model_input(estimator, table.features))
+        result, reasons = _detector_metrics(scores, table.labels.to_numpy(), flags)
         result["task"] = "detection"
     else:
-        from tsdiff.evaluation import evaluate_imputation
+        from tsdiff.evaluation import evaluate_on_hidden_cells
 
         fraction = args.fraction or config.evaluate.fraction
         coverage = args.coverage or config.evaluate.coverage
         n_samples = args.n_samples or config.evaluate.n_samples
         estimator.set_params(random_state=seed)
         frame = table.features
-        result = evaluate_imputation(
+        result = evaluate_on_hidden_cells(
             estimator,
             frame,
             fraction=fraction,
@@ -660,6 +748,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
         )
         result["task"] = "imputation"
     result.update({"model": str(args.model), "data": str(args.data), "seed": seed})
+    result = _json_ready(result, reasons)
     if args.track:
         from tsdiff.tracking import log_metrics
 
@@ -687,7 +776,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
         )
         result["mlflow_run_id"] = run_id
         _info(args, f"logged the metrics to MLflow run {run_id}")
-    text = json.dumps(result, indent=2, sort_keys=True)
+    text = json.dumps(result, indent=2, sort_keys=True, allow_nan=False)
     print(text)
     if args.out:
         try:
@@ -696,6 +785,19 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
         except OSError as err:
             raise UsageError(f"{args.out}: cannot be written ({err}).") from err
     return EXIT_OK
+
+
+def _check_json_destination(path: str) -> None:
+    """Refuse, before the evaluation, a JSON file that could not be written afterwards."""
+    from pathlib import Path
+
+    out = Path(path)
+    if out.is_dir():
+        raise UsageError(f"{out}: is a directory; --out must be a file name.")
+    if not out.parent.is_dir():
+        raise UsageError(f"{out}: the folder {out.parent} does not exist; create it first.")
+    if not os.access(out.parent, os.W_OK | os.X_OK):
+        raise UsageError(f"{out}: the folder {out.parent} is not writable; choose another --out.")
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:

@@ -8,18 +8,19 @@ Imputation part
     interpolation, and a plot shows a stretch of the outage sensor with the observed values, the
     hidden truth, the median imputation and the 90 % band.
 Detection part
-    When :mod:`tsdiff.api.detector` is available, a small detector is fitted on the bundled
-    server-metrics training slice and scores the labelled test slice: AUC-ROC and AUC-PR (with
-    the random-score baseline) and the F1 at the detector's own, label-free threshold are printed,
-    and a second plot shows the scores against the labelled anomalies. Otherwise the part is
-    skipped with a message.
+    A small detector is fitted on the bundled server-metrics training slice and scores the
+    labelled test slice: AUC-ROC and AUC-PR (with the random-score baseline) and the F1 at the
+    detector's own, label-free threshold are printed, and a second plot shows the scores against
+    the labelled anomalies.
+
+The models are the presets ``demo_imputer`` and ``demo_detector`` (``--quick``:
+``demo_imputer_quick``, ``demo_detector_quick``) in ``tsdiff/configs/``.
 
 Everything is written to ``out_dir``: ``imputation.png``, ``detection.png`` and ``results.json``.
 """
 
 from __future__ import annotations
 
-import inspect
 import json
 import sys
 import time
@@ -29,81 +30,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-#: The published CSDI architecture (the estimator's defaults) in bf16 autocast, trained for a
-#: fixed number of epochs. Measured on the 2-core reference CPU: with a 120 s budget (5-6
-#: epochs, depending on the machine's state) MAE 25.86, 25.90, 25.95 and 26.53 vs linear
-#: interpolation 25.89 — a tie at best, a loss in a fresh clone; 10 epochs (about 260 s):
-#: 25.84 (RMSE 92.5 vs 94.0, CRPS 0.074 vs 0.090). The former narrow single-layer demo network
-#: lost (26.36) at 120 s and did not improve at 240 s (26.30).
-DEMO_IMPUTER_EPOCHS = 10
-DEMO_IMPUTER_PARAMS: dict[str, Any] = {
-    "window_length": 36,
-    "train_stride": 1,
-    "precision": "bf16-mixed",
-    "batch_size": 16,
-    "learning_rate": 1e-3,
-    "max_epochs": DEMO_IMPUTER_EPOCHS,
-    "patience": None,
-    "validation_fraction": 0.1,
-    "sampler": "ddim",
-    "sampling_steps": 10,
-    "n_samples": 16,
-    "accelerator": "cpu",
-}
-#: The tiny variant of ``--quick`` (smoke tests): seconds, not accurate.
-QUICK_IMPUTER_PARAMS: dict[str, Any] = {
-    **DEMO_IMPUTER_PARAMS,
-    "window_length": 24,
-    "train_stride": 12,
-    "channels": 8,
-    "n_layers": 1,
-    "n_heads": 1,
-    "diffusion_embedding_dim": 8,
-    "time_embedding_dim": 8,
-    "feature_embedding_dim": 4,
-    "sampling_steps": 3,
-    "n_samples": 4,
-    "precision": "32-true",
-    "batch_size": 32,
-}
-#: The demo's detector, like its imputer, trains a fixed number of epochs so that every machine
-#: fast enough trains the same model: with the former 120 s budget it trained 31-36 epochs on
-#: the 2-core reference CPU depending on the machine's load, and AUC-PR moved between 0.38 and
-#: 0.43 from run to run. 30 epochs take about 100-120 s there.
-DEMO_DETECTOR_EPOCHS = 30
-DEMO_DETECTOR_PARAMS: dict[str, Any] = {
-    "window_length": 64,
-    "train_stride": 8,
-    "channels": 32,
-    "n_layers": 2,
-    "n_heads": 4,
-    "diffusion_embedding_dim": 64,
-    "time_embedding_dim": 64,
-    "batch_size": 32,
-    "max_epochs": DEMO_DETECTOR_EPOCHS,
-    "patience": None,
-    "n_samples": 8,
-    "sampling_steps": 10,
-    # a step's score: the mean of its 6 largest sensor scores, each counted at most 50 (on this
-    # slice, same model: AUC-PR 0.42 vs 0.26 with the largest sensor score alone)
-    "aggregation": "topk",
-    "top_k": 6,
-    "score_cap": 50.0,
-    "accelerator": "cpu",
-}
-QUICK_DETECTOR_PARAMS: dict[str, Any] = {
-    **DEMO_DETECTOR_PARAMS,
-    "window_length": 32,
-    "train_stride": 16,
-    "channels": 8,
-    "n_layers": 1,
-    "n_heads": 1,
-    "diffusion_embedding_dim": 8,
-    "time_embedding_dim": 8,
-    "n_samples": 2,
-    "sampling_steps": 3,
-}
-#: The detector's cap in seconds for slow machines (it stops after DEMO_DETECTOR_EPOCHS).
+#: Presets (``tsdiff/configs/*.yaml``) of the demo's models and of ``--quick``'s tiny ones. Each
+#: trains a fixed number of epochs, so every machine fast enough trains the same model.
+IMPUTER_PRESET, QUICK_IMPUTER_PRESET = "demo_imputer", "demo_imputer_quick"
+DETECTOR_PRESET, QUICK_DETECTOR_PRESET = "demo_detector", "demo_detector_quick"
+#: The detector's cap in seconds for slow machines (it stops after its preset's epochs).
 DEFAULT_DETECTION_MAX_TIME = 300.0
 #: The imputer trains a fixed number of epochs (the same model on every machine fast enough),
 #: with this cap in seconds for slow machines.
@@ -122,9 +53,19 @@ class _Reporter:
             print(message, file=sys.stderr, flush=True)
 
 
-def _supported(cls: type, params: dict[str, Any]) -> dict[str, Any]:
-    names = set(inspect.signature(cls.__init__).parameters)  # type: ignore[misc]
-    return {k: v for k, v in params.items() if k in names}
+def _estimator(preset: str, **overrides: Any) -> tuple[Any, int]:
+    """The unfitted estimator of a preset and its number of epochs."""
+    from tsdiff.config import build_estimator, load_config
+
+    config = load_config(preset)
+    estimator = build_estimator(config, **overrides)
+    return estimator, int(estimator.get_params()["max_epochs"])
+
+
+def _epochs(preset: str) -> int:
+    from tsdiff.config import load_config
+
+    return int(load_config(preset).estimator.max_epochs)
 
 
 def hide_for_demo(
@@ -164,9 +105,8 @@ def imputation_demo(
 ) -> dict[str, Any]:
     """Run the imputation part; returns its results (also plotted to ``imputation.png``)."""
     from tsdiff import metrics
-    from tsdiff.api.imputer import TSDiffImputer
     from tsdiff.datasets import load_air_quality
-    from tsdiff.evaluation import imputation_scores, linear_interpolation
+    from tsdiff.evaluation import linear_interpolation
 
     report = _Reporter(quiet)
     data = load_air_quality()
@@ -179,13 +119,14 @@ def imputation_demo(
         "outage of "
         f"{OUTAGE_COLUMN})"
     )
-    params = dict(QUICK_IMPUTER_PARAMS if quick else DEMO_IMPUTER_PARAMS)
-    if n_samples is not None:
-        params["n_samples"] = n_samples
-    imputer = TSDiffImputer(**params, max_time=max_time, random_state=seed, verbose=not quiet)
-    report.info(
-        f"[imputation] fitting {params['max_epochs']} epochs (at most {max_time:.0f} s) ..."
+    imputer, epochs = _estimator(
+        QUICK_IMPUTER_PRESET if quick else IMPUTER_PRESET,
+        n_samples=n_samples,
+        max_time=max_time,
+        random_state=seed,
+        verbose=not quiet,
     )
+    report.info(f"[imputation] fitting {epochs} epochs (at most {max_time:.0f} s) ...")
     start = time.perf_counter()
     imputer.fit(hidden)
     fit_seconds = time.perf_counter() - start
@@ -194,7 +135,7 @@ def imputation_demo(
     samples = np.asarray(imputer.sample(hidden))
     sample_seconds = time.perf_counter() - start
     truth = data.to_numpy()
-    scores = imputation_scores(truth, samples, mask, coverage=0.9)
+    scores = metrics.imputation_report(truth, samples, mask, coverage_level=0.9)
     linear = linear_interpolation(hidden).to_numpy()
     result: dict[str, Any] = {
         "n_hidden": int(mask.sum()),
@@ -284,25 +225,16 @@ def detection_demo(
     plot: bool = True,
     quiet: bool = False,
     quick: bool = False,
-) -> dict[str, Any] | None:
-    """Run the detection part when :mod:`tsdiff.api.detector` is available (else None).
+) -> dict[str, Any]:
+    """Run the detection part; returns its results (also plotted to ``detection.png``).
 
-    Scores are taken from ``decision_function`` (higher = more anomalous); the F1 uses
-    ``predict`` (the detector's label-free threshold) when the detector has it.
+    Scores and flags (the detector's label-free threshold) come from one sampling pass.
     """
-    report = _Reporter(quiet)
-    try:
-        from tsdiff.api.detector import TSDiffAnomalyDetector
-    except ImportError as err:
-        report.info(
-            "[detection] skipped: the anomaly detector is not available in this installation "
-            f"({err})."
-        )
-        return None
-    from sklearn.metrics import average_precision_score, f1_score, roc_auc_score
-
+    from tsdiff import metrics
     from tsdiff.datasets import load_server_metrics
+    from tsdiff.evaluation import score_once
 
+    report = _Reporter(quiet)
     train = load_server_metrics("train")
     test = load_server_metrics("test")
     labels = test.pop("label").to_numpy()
@@ -313,30 +245,30 @@ def detection_demo(
         f"{test.shape[0]} "
         f"minutes ({labels.mean():.1%} labelled anomalous) ..."
     )
-    params = _supported(
-        TSDiffAnomalyDetector, QUICK_DETECTOR_PARAMS if quick else DEMO_DETECTOR_PARAMS
-    )
-    detector = TSDiffAnomalyDetector(
-        **params, max_time=max_time, random_state=seed, verbose=not quiet
+    detector, _ = _estimator(
+        QUICK_DETECTOR_PRESET if quick else DETECTOR_PRESET,
+        max_time=max_time,
+        random_state=seed,
+        verbose=not quiet,
     )
     start = time.perf_counter()
     detector.fit(train)
     fit_seconds = time.perf_counter() - start
     start = time.perf_counter()
-    scores = np.asarray(detector.decision_function(test), dtype=np.float64).reshape(-1)
+    scores, flags = score_once(detector, test)
     score_seconds = time.perf_counter() - start
     result: dict[str, Any] = {
         "n_epochs": int(detector.n_epochs_),
         "fit_seconds": round(fit_seconds, 1),
         "score_seconds": round(score_seconds, 1),
-        "auc_roc": round(float(roc_auc_score(labels, scores)), 4),
-        "auc_pr": round(float(average_precision_score(labels, scores)), 4),
+        "auc_roc": round(metrics.auc_roc(labels, scores), 4),
+        "auc_pr": round(metrics.auc_pr(labels, scores), 4),
         "auc_pr_random": round(float(labels.mean()), 4),
     }
-    flags = None
-    if hasattr(detector, "predict"):
-        flags = (np.asarray(detector.predict(test)).reshape(-1) == 1).astype(int)
-        result["f1_at_threshold"] = round(float(f1_score(labels, flags, zero_division=0)), 4)
+    if flags is not None:
+        flags = (flags == 1).astype(int)
+        at = metrics.f1_at_threshold(labels, flags, 0.5)
+        result["f1_at_threshold"] = round(at["f1"], 4)
     if plot:
         path = out_dir / "detection.png"
         _plot_detection(path, test.index.to_numpy(), scores, labels, flags)
@@ -458,10 +390,9 @@ def run_demo(
     out_dir : str or Path, default="tsdiff-demo"
         Folder for ``imputation.png``, ``detection.png`` and ``results.json``.
     max_time : float, optional
-        Training budget per model in seconds. By default the imputer trains
-        ``DEMO_IMPUTER_EPOCHS`` epochs (at most 600 s) and the detector
-        ``DEMO_DETECTOR_EPOCHS`` epochs (at most 300 s); given, it caps both (each still stops
-        after its number of epochs).
+        Training budget per model in seconds. By default the imputer trains the epochs of the
+        ``demo_imputer`` preset (at most 600 s) and the detector those of ``demo_detector`` (at
+        most 300 s); given, it caps both (each still stops after its number of epochs).
     seed : int, default=0
         Seed of the hidden cells, training and sampling.
     n_samples : int, optional
@@ -469,7 +400,7 @@ def run_demo(
     fraction : float, default=0.1
         Fraction of the observed cells hidden at random.
     detection : bool, default=True
-        Run the detection part when the detector is available.
+        Run the detection part.
     plot : bool, default=True
         Draw the plots.
     quiet : bool, default=False
@@ -486,8 +417,8 @@ def run_demo(
         "settings": {
             "max_time": budget,
             "imputation_max_time": imputation_budget,
-            "imputation_epochs": DEMO_IMPUTER_EPOCHS,
-            "detection_epochs": DEMO_DETECTOR_EPOCHS,
+            "imputation_epochs": _epochs(QUICK_IMPUTER_PRESET if quick else IMPUTER_PRESET),
+            "detection_epochs": _epochs(QUICK_DETECTOR_PRESET if quick else DETECTOR_PRESET),
             "seed": seed,
             "fraction": fraction,
             "quick": quick,
@@ -504,13 +435,9 @@ def run_demo(
         quick=quick,
     )
     if detection:
-        det = detection_demo(
+        results["detection"] = detection_demo(
             folder, max_time=budget, seed=seed, plot=plot, quiet=quiet, quick=quick
         )
-        if det is None:
-            results["detection_skipped"] = "tsdiff.api.detector is not available"
-        else:
-            results["detection"] = det
     else:
         results["detection_skipped"] = "--no-detection"
     results["total_seconds"] = round(time.perf_counter() - start, 1)

@@ -1,8 +1,9 @@
-"""Evaluate an imputer on data with known values: hide some, impute them, score them.
+"""Evaluate models on data with known values.
 
+Imputers: hide some observed cells, impute them, score them (:func:`evaluate_on_hidden_cells`).
 Only cells that were observed and then hidden are scored, so a score never includes a value the
-model saw. Used by ``tsdiff evaluate``, ``tsdiff demo`` and
-:func:`tsdiff.tracking.evaluate_imputation`.
+model saw. Detectors: scores and flags from one sampling pass (:func:`score_once`). Used by
+``tsdiff evaluate`` and ``tsdiff demo``; the metrics themselves are in :mod:`tsdiff.metrics`.
 """
 
 from __future__ import annotations
@@ -59,64 +60,40 @@ def hide_observed(
 def linear_interpolation(X: pd.DataFrame) -> pd.DataFrame:
     """Baseline: fill gaps by linear interpolation in time, per series and column.
 
-    A ``DatetimeIndex`` is interpolated in real time, any other index by position; leading and
-    trailing gaps take the nearest value, and a column without any value in a series its mean
+    Uses :func:`tsdiff.data.interpolation.interpolate_series` (the interpolation tsdiff blends
+    with). A ``DatetimeIndex`` is interpolated in real time, any other index by position; leading
+    and trailing gaps take the nearest value, and a column without any value in a series its mean
     over all series.
     """
-
-    def fill(frame: pd.DataFrame) -> pd.DataFrame:
-        index = frame.index
-        if isinstance(index, pd.MultiIndex):
-            index = index.get_level_values(-1)
-        method = "time" if isinstance(index, pd.DatetimeIndex) else "linear"
-        work = frame.copy()
-        if method == "time":
-            work.index = index
-            filled = work.interpolate(method="time", limit_direction="both")
-            filled.index = frame.index
-        else:
-            filled = work.reset_index(drop=True).interpolate(
-                method="linear", limit_direction="both"
-            )
-            filled.index = frame.index
-        return filled
+    from tsdiff.data.interpolation import interpolate_series
 
     frame = X.astype(np.float64)
-    if isinstance(frame.index, pd.MultiIndex):
-        codes = pd.factorize(frame.index.get_level_values(0))[0]
-        out = frame.copy()
-        for code in range(int(codes.max()) + 1):
-            rows = np.flatnonzero(codes == code)
-            out.iloc[rows] = fill(frame.iloc[rows]).to_numpy()
+    values = frame.to_numpy(dtype=np.float64, na_value=np.nan)
+    index = frame.index
+    if isinstance(index, pd.MultiIndex):
+        groups = pd.factorize(index.get_level_values(0))[0]
+        times = index.get_level_values(-1)
     else:
-        out = fill(frame)
-    return out.fillna(frame.mean())
+        groups = np.zeros(len(frame), dtype=np.int64)
+        times = index
+    out = np.empty_like(values)
+    fallback = frame.mean().to_numpy(dtype=np.float64)  # NaN for a column with no value at all
+    for code in np.unique(groups):
+        rows = np.flatnonzero(groups == code)
+        stamps = (
+            times[rows].asi8.astype(np.float64)
+            if isinstance(times, pd.DatetimeIndex)
+            else np.arange(len(rows), dtype=np.float64)
+        )
+        block = values[rows]
+        empty = np.isnan(block).all(axis=0)
+        filled = interpolate_series(block, stamps)
+        filled[:, empty] = np.broadcast_to(fallback, filled.shape)[:, empty]
+        out[rows] = filled
+    return pd.DataFrame(out, index=frame.index, columns=frame.columns)
 
 
-def imputation_scores(
-    truth: np.ndarray, samples: np.ndarray, mask: np.ndarray, coverage: float = 0.9
-) -> dict[str, float]:
-    """MAE and RMSE of the sample median, CRPS and interval coverage on the ``mask`` cells.
-
-    Parameters
-    ----------
-    truth : ndarray of shape S
-    samples : ndarray of shape (n_samples, *S)
-    mask : ndarray of bool, shape S
-    coverage : float, default=0.9
-        Probability of the central interval whose empirical coverage is reported.
-    """
-    median = np.median(samples, axis=0)
-    lower, upper = metrics.interval_from_samples(samples, coverage)
-    return {
-        "mae": metrics.mae(truth, median, mask),
-        "rmse": metrics.rmse(truth, median, mask),
-        "crps": metrics.crps(truth, samples, mask),
-        "coverage": metrics.coverage(truth, lower, upper, mask),
-    }
-
-
-def evaluate_imputation(
+def evaluate_on_hidden_cells(
     imputer: Any,
     X: pd.DataFrame,
     *,
@@ -149,13 +126,13 @@ def evaluate_imputation(
     Returns
     -------
     dict
-        ``mae``, ``rmse``, ``crps``, ``coverage`` (of the ``coverage`` interval), ``n_targets``,
-        ``fraction``, ``coverage_level``, and the baseline's scores.
+        ``mae``, ``rmse``, ``crps``, ``coverage`` and ``interval_width`` (of the ``coverage``
+        interval), ``n_targets``, ``fraction``, ``coverage_level``, and the baseline's scores.
     """
     hidden, mask = hide_observed(X, fraction, random_state)
     truth = X.to_numpy(dtype=np.float64, na_value=np.nan)
     samples = np.asarray(imputer.sample(hidden, n_samples=n_samples))
-    result: dict[str, Any] = imputation_scores(truth, samples, mask, coverage)
+    result: dict[str, Any] = metrics.imputation_report(truth, samples, mask, coverage)
     result.update(
         {
             "n_targets": int(mask.sum()),
@@ -170,3 +147,34 @@ def evaluate_imputation(
     if return_samples:
         result.update({"samples": samples, "hidden": hidden, "mask": mask})
     return result
+
+
+def score_once(detector: Any, X: Any) -> tuple[np.ndarray, np.ndarray | None]:
+    """Scores and 0/1 flags of every row of ``X`` from a single sampling pass.
+
+    Uses ``detector.score(X)`` (a result with ``scores`` and ``labels``) where the detector has
+    it; otherwise ``decision_function`` and, for the flags, ``threshold_`` (a second pass through
+    ``predict`` only for a per-series drift-adjusted threshold).
+
+    Returns
+    -------
+    scores : ndarray of float, shape (n_rows,)
+        NaN for rows without any observed value.
+    flags : ndarray of int, shape (n_rows,), or None
+        None when the detector has no threshold.
+    """
+    score = getattr(detector, "score", None)
+    if callable(score):
+        result = score(X)
+        scores = np.asarray(result.scores, dtype=np.float64).reshape(-1)
+        labels = getattr(result, "labels", None)
+        flags = None if labels is None else np.asarray(labels, dtype=np.int64).reshape(-1)
+        return scores, flags
+    scores = np.asarray(detector.decision_function(X), dtype=np.float64).reshape(-1)
+    threshold = getattr(detector, "threshold_", None)
+    if threshold is not None and not getattr(detector, "threshold_drift", False):
+        flags = (np.nan_to_num(scores, nan=-np.inf) > float(threshold)).astype(np.int64)
+        return scores, flags
+    if hasattr(detector, "predict"):
+        return scores, np.asarray(detector.predict(X), dtype=np.int64).reshape(-1)
+    return scores, None

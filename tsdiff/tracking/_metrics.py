@@ -107,13 +107,13 @@ def evaluate_imputation(
     tracking_uri: str | None = None,
     experiment_name: str | None = None,
 ) -> dict[str, Any]:
-    """Score ``imputer`` on ``X`` (:func:`tsdiff.evaluation.evaluate_imputation`), log the scores.
+    """Score ``imputer`` on ``X`` (:func:`tsdiff.evaluation.evaluate_on_hidden_cells`); log them.
 
     The scores go to ``run_id``, else to the imputer's fit run (``mlflow_run_id_``, when it was
     fitted with ``tracking=True``), else to a new run of ``experiment_name`` (default: the
     imputer's). The returned dict also holds ``"run_id"``.
     """
-    from tsdiff.evaluation import evaluate_imputation as evaluate
+    from tsdiff.evaluation import evaluate_on_hidden_cells as evaluate
 
     scores = evaluate(
         imputer,
