@@ -198,7 +198,6 @@ class _EstimatorParams(_Section):
     """Parameters shared by both estimators."""
 
     window_length: int = Field(default=36, ge=2)
-    n_samples: int = Field(default=50, ge=1)
     max_epochs: int = Field(default=200, ge=1)
     max_time: float | None = Field(default=None, gt=0)
     batch_size: int = Field(default=16, ge=1)
@@ -209,6 +208,7 @@ class _EstimatorParams(_Section):
 class ImputerParams(_EstimatorParams):
     """Parameters of ``TSDiffImputer`` other than ``model`` and ``trainer_kwargs``."""
 
+    n_samples: int = Field(default=50, ge=1)
     sampler: Literal["ddim", "ddpm"] = "ddim"
     sampling_steps: int = Field(default=10, ge=1)
     target_strategy: Literal["random", "historical", "mix"] = "mix"
@@ -224,6 +224,9 @@ class ImputerParams(_EstimatorParams):
 
 class DetectorParams(_EstimatorParams):
     """Parameters of ``TSDiffAnomalyDetector`` other than its components and settings."""
+
+    window_length: int = Field(default=32, ge=2)
+    train_stride: int = Field(default=2, ge=1)
 
 
 class RunConfig(_Section):
@@ -427,38 +430,10 @@ def build_estimator(config: RunConfig, **overrides: Any) -> Any:
     kind, kwargs = estimator_kwargs(config)
     kwargs.update({k: v for k, v in overrides.items() if v is not None})
     cls = estimator_class(kind)
-    if "model" not in inspect.signature(cls).parameters:
-        return cls(**_legacy_kwargs(kwargs))
     for section in COMPONENT_SECTIONS:
         if isinstance(kwargs.get(section), dict):
             kwargs[section] = build_component(kwargs[section])
     return cls(**kwargs)
-
-
-#: Component arguments -> the flat parameters of the estimators before ``model=``/components.
-_LEGACY_NAMES = {"k": "top_k", "cap": "score_cap", "level": "pot_level"}
-
-
-def _legacy_kwargs(kwargs: dict[str, Any]) -> dict[str, Any]:
-    """Flatten new-style keyword arguments for estimators that predate ``model=``.
-
-    Transitional: delete once ``tsdiff.api`` takes ``model``, ``trainer_kwargs`` and component
-    objects (every estimator then has a ``model`` parameter and this is never called).
-    """
-    flat = {k: v for k, v in kwargs.items() if k not in ("model", "trainer_kwargs")}
-    flat.update(kwargs.get("model") or {})
-    flat.update(kwargs.get("trainer_kwargs") or {})
-    for section in COMPONENT_SECTIONS:
-        spec = flat.pop(section, None)
-        if not spec:
-            continue
-        arguments = {k: v for k, v in spec.items() if k != "type"}
-        if spec["type"] == "TopK":
-            flat["aggregation"] = "topk"
-        flat.update({_LEGACY_NAMES.get(k, k): v for k, v in arguments.items()})
-    if isinstance(flat.get("smoothing"), list):
-        flat["smoothing"] = tuple(flat["smoothing"])
-    return flat
 
 
 # -- YAML and presets --------------------------------------------------------------------
