@@ -1,5 +1,8 @@
 """Anomaly-detection benchmark: tsdiff against PyOD baselines on SMD and SKAB, side by side.
 
+Run ``python -m benchmarks.detect --help``; results go to ``benchmarks/results/detect.json``
+(every seed of ``--seeds`` in that one file) and markdown tables are printed.
+
 Protocol (the same for every method)
 ------------------------------------
 * Fit on the first ``1 - CALIBRATION_FRACTION`` of each training series; the last part is never
@@ -12,14 +15,14 @@ Protocol (the same for every method)
   every method). Means over series are reported.
 * Baselines (PyOD): IForest, ECOD, KNN, PCA on sliding windows of ``--baseline-window`` steps,
   (a) flattened over all sensors, (b) per sensor, normalised on the calibration part and
-  max-aggregated; a rolling z-score (per sensor, max) and a random score.
+  max-aggregated; a rolling z-score (per sensor, max) and a random score. Series are
+  standardised with tsdiff's scaler, windows laid out and their scores put back on the time
+  axis with tsdiff's window store (each step takes the score of the window it is most central
+  in), and post-processed with tsdiff's smoothing and aggregation.
 * SKAB: one model per method on all 34 training parts (plus ``anomaly_free`` unless
   ``--no-anomaly-free``), scored run by run.
 * Attribution (SMD): for each event of ``interpretation_label.txt``, whether one of the event's
   top-3 sensors (largest per-sensor score within the event) is a labelled sensor.
-
-Run ``python benchmarks/detect.py --help``; results go to ``benchmarks/results/detect.json``
-and a markdown table is printed.
 """
 
 from __future__ import annotations
@@ -30,21 +33,25 @@ import os
 import platform
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 from typing import Any
 
-os.environ.setdefault("OMP_NUM_THREADS", "2")
-
 import numpy as np
 import pandas as pd
 
-REPO = Path(__file__).resolve().parents[1]
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
-
-from tsdiff.scoring import (  # noqa: E402
+from benchmarks.datasets import (
+    CALIBRATION_FRACTION,
+    SMD_MACHINES,
+    DataMissing,
+    Split,
+    load_skab,
+    load_smd,
+)
+from tsdiff.data import NaNStandardScaler, SeriesSet, WindowStore, build_window_store, stitch
+from tsdiff.scoring import (
     MultiScaleSmoother,
     SensorNormaliser,
     aggregate_sensors,
@@ -58,109 +65,16 @@ from tsdiff.scoring import (  # noqa: E402
     smoothing_windows,
 )
 
-SMD_MACHINES = ("machine-1-6", "machine-2-1", "machine-2-2", "machine-3-3")
-CALIBRATION_FRACTION = 0.2
 RISK = 0.002
+RESULTS = Path(__file__).resolve().parent / "results" / "detect.json"
+QUICK_SKAB_RUNS = ("other_01", "other_09", "valve1_00", "valve1_08", "valve2_00", "valve2_02")
+Log = Callable[[str], None]
 
 
-def shared_data_dir() -> Path:
-    """``../shared/data`` beside the repository, or ``$TSDIFF_SHARED_DATA``."""
-    env = os.environ.get("TSDIFF_SHARED_DATA")
-    return Path(env) if env else REPO.parent / "shared" / "data"
-
-
-# -- data ------------------------------------------------------------------------------------
-@dataclass
-class Split:
-    """Training series (fit + calibration parts) and labelled test series."""
-
-    name: str
-    train: list[pd.DataFrame]
-    fit: list[pd.DataFrame]
-    calibration: list[pd.DataFrame]
-    test: list[pd.DataFrame]
-    labels: list[np.ndarray]
-    test_names: list[str]
-    interpretation: list[list[tuple[int, int, list[str]]]] = field(default_factory=list)
-
-    @property
-    def columns(self) -> list[str]:
-        return [str(c) for c in self.fit[0].columns]
-
-
-def _split_tail(
-    frame: pd.DataFrame, fraction: float, min_rows: int
-) -> tuple[pd.DataFrame, pd.DataFrame | None]:
-    held = max(round(fraction * len(frame)), min_rows)
-    if len(frame) - held < min_rows:
-        return frame, None
-    return frame.iloc[: len(frame) - held], frame.iloc[len(frame) - held :]
-
-
-def load_smd(machine: str, min_rows: int = 32) -> Split:
-    """One SMD machine: train (split into fit/calibration), test with labels, interpretation."""
-    root = shared_data_dir() / "smd" / machine
-    train = pd.read_csv(root / "train.csv.gz", index_col="time").astype(np.float64)
-    test = pd.read_csv(root / "test.csv.gz", index_col="time")
-    labels = test.pop("label").to_numpy().astype(np.int64)
-    fit, calibration = _split_tail(train, CALIBRATION_FRACTION, min_rows)
-    assert calibration is not None
-    events = []
-    for line in (root / "interpretation_label.txt").read_text().split():
-        span, dims = line.split(":")
-        start, end = (int(v) for v in span.split("-"))
-        # ranges are 0-based test rows with an exclusive end (checked against the labels)
-        events.append((start, end - 1, [f"dim{int(d):02d}" for d in dims.split(",")]))
-    return Split(
-        machine,
-        [train],
-        [fit],
-        [calibration],
-        [test.astype(np.float64)],
-        [labels],
-        [machine],
-        [events],
-    )
-
-
-def _read_skab(path: Path) -> pd.DataFrame:
-    frame = pd.read_csv(path)
-    frame.index = pd.DatetimeIndex(pd.to_datetime(frame.pop("time")), name="time")
-    return frame
-
-
-def load_skab(
-    with_anomaly_free: bool = True, runs: list[str] | None = None, min_rows: int = 32
-) -> Split:
-    """SKAB: every run's train part (fit/calibration by time) plus optionally ``anomaly_free``."""
-    root = shared_data_dir() / "skab"
-    names = sorted(p.name for p in root.iterdir() if p.is_dir())
-    if runs:
-        names = [n for n in names if n in runs]
-    trains, fit, calibration, test, labels = [], [], [], [], []
-    for name in names:
-        train = _read_skab(root / name / "train.csv.gz").astype(np.float64)
-        trains.append(train)
-        part, held = _split_tail(train, CALIBRATION_FRACTION, min_rows)
-        fit.append(part)
-        if held is not None:
-            calibration.append(held)
-        frame = _read_skab(root / name / "test.csv.gz")
-        labels.append(frame.pop("label").to_numpy().astype(np.int64))
-        test.append(frame.astype(np.float64))
-    if with_anomaly_free:
-        free = _read_skab(root / "anomaly_free.csv.gz").astype(np.float64)
-        trains.append(free)
-        part, held = _split_tail(free, CALIBRATION_FRACTION, min_rows)
-        fit.append(part)
-        if held is not None:
-            calibration.append(held)
-    return Split("SKAB", trains, fit, calibration, test, labels, names)
-
-
-# -- label-free threshold (the rule tsdiff uses) --------------------------------------------
+# -- label-free threshold (the detector's rule) ---------------------------------------------
 def label_free_threshold(calibration_scores: np.ndarray, risk: float = RISK) -> float:
-    """Peaks-over-threshold on calibration scores, falling back to the ``1 - risk`` quantile."""
+    """Peaks-over-threshold on calibration scores, falling back to the ``1 - risk`` quantile
+    (the detector's default ``threshold="auto"``)."""
     finite = calibration_scores[np.isfinite(calibration_scores)]
     try:
         return pot_threshold(finite, risk)
@@ -169,44 +83,36 @@ def label_free_threshold(calibration_scores: np.ndarray, risk: float = RISK) -> 
 
 
 # -- baselines ------------------------------------------------------------------------------
-class Standardiser:
-    """Column mean/std of the fit data (std 1 for constant columns, which are flagged)."""
-
-    def __init__(self, frames: list[pd.DataFrame]) -> None:
-        stacked = np.concatenate([f.to_numpy() for f in frames])
-        self.mean = stacked.mean(axis=0)
-        std = stacked.std(axis=0)
-        self.constant = std <= 1e-8
-        self.std = np.where(self.constant, 1.0, std)
-
-    def __call__(self, frame: pd.DataFrame) -> np.ndarray:
-        return (frame.to_numpy() - self.mean) / self.std
+def fit_scaler(frames: list[pd.DataFrame]) -> tuple[NaNStandardScaler, np.ndarray]:
+    """tsdiff's scaler fitted on ``frames``, and which columns are constant in them (such
+    columns carry nothing for the window models; the scaler gives them a scale of 1)."""
+    values = [f.to_numpy(dtype=np.float64) for f in frames]
+    scaler = NaNStandardScaler().fit(values, [str(c) for c in frames[0].columns])
+    stacked = np.concatenate(values)
+    return scaler, np.all(stacked == stacked[:1], axis=0)
 
 
-def sliding(values: np.ndarray, width: int) -> np.ndarray:
-    """Windows ``(n - width + 1, width, K)`` of ``values (n, K)`` (edge-padded when too short)."""
-    if len(values) < width:
-        values = np.concatenate([values, np.repeat(values[-1:], width - len(values), axis=0)])
-    return np.lib.stride_tricks.sliding_window_view(values, width, axis=0).transpose(0, 2, 1)
+def sliding_windows(values: np.ndarray, width: int) -> tuple[np.ndarray, WindowStore]:
+    """Every ``width``-step window (stride 1) of one series' ``values (n, K)``, as tsdiff's
+    window store lays them out: ``(n_windows, width, K)`` float64 windows (a series shorter
+    than ``width`` is edge-padded), and the store, for :func:`window_scores_to_steps`."""
+    series = SeriesSet([values], [np.arange(len(values), dtype=np.float64)])
+    store = build_window_store(series, [values], width, 1, anchors=False)
+    padded = np.pad(values, ((0, len(store.values) - len(values)), (0, 0)), mode="edge")
+    return padded[store.starts[:, None] + np.arange(width)], store
 
 
-def flat_windows(values: np.ndarray, width: int) -> np.ndarray:
-    """Sliding windows flattened to ``(n_windows, width * K)``."""
-    windows = sliding(values, width)
-    return windows.reshape(len(windows), -1)
-
-
-def centre_scores(window_scores: np.ndarray, n: int, width: int) -> np.ndarray:
-    """Assign a window's score to its centre step and pad the edges (TSB-AD's convention)."""
-    before = (width - 1) // 2
-    after = n - len(window_scores) - before
-    out = np.r_[
-        np.full(before, window_scores[0]), window_scores, np.full(max(after, 0), window_scores[-1])
-    ]
-    return out[:n]
+def window_scores_to_steps(store: WindowStore, scores: np.ndarray) -> np.ndarray:
+    """Window scores ``(n_windows,)`` or ``(n_windows, K)`` on the time axis: each step gets the
+    score of the window in which it lies closest to the centre (tsdiff's ``stitch``)."""
+    table = scores.reshape(len(scores), -1)
+    cells = np.broadcast_to(table[:, :, None], (*table.shape, store.length))
+    steps = stitch(store, cells)[0]
+    return steps[:, 0] if scores.ndim == 1 else steps
 
 
 def make_pyod(name: str, seed: int) -> Any:
+    """One PyOD baseline, as the benchmark configures it."""
     from pyod.models.ecod import ECOD
     from pyod.models.iforest import IForest
     from pyod.models.knn import KNN
@@ -225,7 +131,11 @@ def make_pyod(name: str, seed: int) -> Any:
 
 @dataclass
 class MethodOutput:
-    """Scores of one method: per test series (n,), per-sensor (n, K) if any, calibration (m,)."""
+    """Scores of one method: per test series (n,), per-sensor (n, K) if any, calibration (m,).
+
+    ``threshold`` is the method's own label-free threshold where it sets one (tsdiff), else
+    :func:`label_free_threshold` of ``calibration`` is used.
+    """
 
     test: list[np.ndarray]
     calibration: np.ndarray
@@ -234,6 +144,7 @@ class MethodOutput:
     score_seconds: float = 0.0
     extra: dict[str, Any] = field(default_factory=dict)
     calibration_sensors: list[np.ndarray] | None = None
+    threshold: float | None = None
 
 
 def _clip_cap(arrays: list[np.ndarray]) -> float:
@@ -290,9 +201,7 @@ def smoothed(
     smoothed_sensors = [smooth(t) for t in test_tables]
     test = [aggregate(t) for t in smoothed_sensors]
     sensors = None if output.sensors is None else smoothed_sensors
-    return MethodOutput(
-        test, calibration, sensors, output.fit_seconds, output.score_seconds, {}, None
-    )
+    return MethodOutput(test, calibration, sensors, output.fit_seconds, output.score_seconds)
 
 
 def _subsample(rows: np.ndarray, limit: int, seed: int) -> np.ndarray:
@@ -303,18 +212,23 @@ def _subsample(rows: np.ndarray, limit: int, seed: int) -> np.ndarray:
 
 
 def run_flat(split: Split, detector: str, width: int, seed: int, max_train: int) -> MethodOutput:
-    scale = Standardiser(split.fit)
-    keep = ~scale.constant  # constant training columns carry nothing for these models
+    """One model on windows flattened over all (non-constant) sensors."""
+    scaler, constant = fit_scaler(split.fit)
+    keep = ~constant
+
+    def flat(frame: pd.DataFrame) -> tuple[np.ndarray, WindowStore]:
+        windows, store = sliding_windows(scaler.transform(frame.to_numpy())[:, keep], width)
+        return windows.reshape(len(windows), -1), store
+
     start = time.perf_counter()
-    train = np.concatenate([flat_windows(scale(f)[:, keep], width) for f in split.fit])
+    train = np.concatenate([flat(f)[0] for f in split.fit])
     model = make_pyod(detector, seed).fit(_subsample(train, max_train, seed))
     fit_seconds = time.perf_counter() - start
 
     def score(frame: pd.DataFrame) -> np.ndarray:
-        raw = np.nan_to_num(
-            model.decision_function(flat_windows(scale(frame)[:, keep], width)), nan=0.0
-        )
-        return centre_scores(raw, len(frame), width)
+        windows, store = flat(frame)
+        raw = np.nan_to_num(model.decision_function(windows), nan=0.0)
+        return window_scores_to_steps(store, raw)
 
     calibration = np.concatenate([score(f) for f in split.calibration])
     start = time.perf_counter()
@@ -325,30 +239,30 @@ def run_flat(split: Split, detector: str, width: int, seed: int, max_train: int)
 def run_per_sensor(
     split: Split, detector: str, width: int, seed: int, max_train: int
 ) -> MethodOutput:
-    scale = Standardiser(split.fit)
-    fit_frames = [scale(f) for f in split.fit]
-    n_sensors = len(split.columns)
+    """One model per sensor on its own windows; constant sensors score their distance from
+    the constant; scores normalised on calibration (robust) and max-aggregated."""
+    scaler, constant = fit_scaler(split.fit)
+    fit_windows = [sliding_windows(scaler.transform(f.to_numpy()), width)[0] for f in split.fit]
     start = time.perf_counter()
     models: list[Any] = []
-    for k in range(n_sensors):
-        if scale.constant[k]:
-            models.append(None)  # scored by the distance from its constant value
+    for k in range(len(constant)):
+        if constant[k]:
+            models.append(None)
             continue
-        train = np.concatenate([sliding(v[:, k : k + 1], width)[:, :, 0] for v in fit_frames])
+        train = np.concatenate([w[:, :, k] for w in fit_windows])
         models.append(make_pyod(detector, seed).fit(_subsample(train, max_train, seed)))
     fit_seconds = time.perf_counter() - start
 
     def raw(frame: pd.DataFrame) -> np.ndarray:
-        values = scale(frame)
+        values = scaler.transform(frame.to_numpy())
+        windows, store = sliding_windows(values, width)
         cols = []
-        for k in range(n_sensors):
-            if models[k] is None:
+        for k, model in enumerate(models):
+            if model is None:
                 cols.append(np.abs(values[:, k]))
                 continue
-            scores = np.nan_to_num(
-                models[k].decision_function(sliding(values[:, k : k + 1], width)[:, :, 0]), nan=0.0
-            )
-            cols.append(centre_scores(scores, len(frame), width))
+            scores = np.nan_to_num(model.decision_function(windows[:, :, k]), nan=0.0)
+            cols.append(window_scores_to_steps(store, scores))
         return np.stack(cols, axis=1)
 
     cal_raw = [raw(f) for f in split.calibration]
@@ -391,45 +305,46 @@ def run_rolling_zscore(split: Split, width: int) -> MethodOutput:
 
 
 def run_random(split: Split, seed: int) -> MethodOutput:
+    """Uniform random scores (the chance level of each metric)."""
     rng = np.random.default_rng(seed)
     calibration = rng.random(sum(len(f) for f in split.calibration))
     return MethodOutput([rng.random(len(f)) for f in split.test], calibration)
 
 
-def tsdiff_params(args: argparse.Namespace, dataset: str) -> dict[str, Any]:
-    params: dict[str, Any] = {
-        "random_state": args.seed,
-        "verbose": False,
-        "max_time": args.max_time,
-        "calibration_fraction": CALIBRATION_FRACTION,
-        "risk": RISK,
-    }
-    # One configuration for both data sets (see docs/benchmarks_detection.md): window, strips
-    # and top-6 aggregation were chosen on SMD machine-1-6; the detector's defaults for the
-    # training targets (strips_mix) and the 31-step smoothing were chosen on machine-2-1, the
-    # multi-scale smoothing (1, 31, 63) (session 4) on all four machines and SKAB, and the
-    # score cap of 50 (session 5) on the same cached scores (benchmarks/detect_sweep.py).
-    params.update(
-        window_length=32,
-        strip_length=16,
-        train_stride=args.train_stride,
-        aggregation="topk",
-        top_k=6,
-        score_cap=50.0,
-        compile_network=not args.no_compile,
-    )
-    for item in args.tsdiff_param or []:
-        key, value = item.split("=", 1)
-        params[key] = json.loads(value) if value[:1] in '0123456789-[{tfn"' else value
-    return params
+# -- tsdiff ---------------------------------------------------------------------------------
+def make_detector(seed: int, max_time: float, **params: Any) -> Any:
+    """The tsdiff detector of this benchmark, untrained; ``params`` override its settings.
 
-
-def tsdiff_postprocessing(args: argparse.Namespace, dataset: str) -> dict[str, Any]:
-    """The smoothing and sensor aggregation tsdiff runs with in this benchmark, as keyword
-    arguments of :func:`smoothed` (so baselines can be given the same post-processing)."""
+    One configuration for both data sets (docs/benchmarks_detection.md): window, strips and
+    top-6 aggregation were chosen on SMD machine-1-6; the training targets (``strips_mix``) and
+    smoothing on machine-2-1, the multi-scale smoothing (1, 31, 63) on all four machines and
+    SKAB, and the score cap of 50 on the same cached scores. It holds out the same calibration
+    tail as the baselines' split and sets its label-free threshold at the same ``risk``.
+    """
     from tsdiff import TSDiffAnomalyDetector
 
-    params = {**TSDiffAnomalyDetector().get_params(), **tsdiff_params(args, dataset)}
+    settings: dict[str, Any] = {
+        "random_state": seed,
+        "verbose": False,
+        "max_time": max_time,
+        "calibration_fraction": CALIBRATION_FRACTION,
+        "risk": RISK,
+        "window_length": 32,
+        "strip_length": 16,
+        "train_stride": 2,
+        "aggregation": "topk",
+        "top_k": 6,
+        "score_cap": 50.0,
+        "compile_network": True,
+    }
+    settings.update(params)
+    return TSDiffAnomalyDetector(**settings)
+
+
+def detector_postprocessing(detector: Any) -> dict[str, Any]:
+    """The detector's smoothing and sensor aggregation, as keyword arguments of
+    :func:`smoothed` (so baselines can be given the same post-processing)."""
+    params = detector.get_params()
     return {
         "windows": smoothing_windows(params["smoothing"]),
         "aggregation": params["aggregation"],
@@ -438,60 +353,70 @@ def tsdiff_postprocessing(args: argparse.Namespace, dataset: str) -> dict[str, A
     }
 
 
-def run_tsdiff(split: Split, args: argparse.Namespace) -> MethodOutput:
+def score_series(detector: Any, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Per-sensor scores ``(n, K)`` and time-step scores ``(n,)`` of one series, from one
+    scoring pass (scoring samples, so two calls would give two different draws)."""
+    if hasattr(detector, "score"):
+        result = detector.score(frame)
+        return np.asarray(result.sensor_scores, dtype=np.float64), np.asarray(
+            result.scores, dtype=np.float64
+        )
+    table = np.asarray(detector.feature_scores(frame), dtype=np.float64)
+    post = detector_postprocessing(detector)  # the documented row aggregation of the table
+    return table, aggregate_sensors(table, post["aggregation"], post["top_k"], post["score_cap"])
+
+
+_REPORTED_FITTED = {  # fitted attribute -> report key
+    "training_seconds_": "training_seconds",
+    "n_epochs_": "epochs",
+    "threshold_method_": "threshold_method",
+    "n_calibration_steps_": "calibration_steps",
+}
+
+
+def run_tsdiff(split: Split, seed: int, max_time: float, params: dict[str, Any]) -> MethodOutput:
+    """Fit the detector on the whole training series and score each test series."""
     import torch
 
-    from tsdiff import TSDiffAnomalyDetector
-
-    torch.manual_seed(args.seed)
-    params = tsdiff_params(args, split.name if split.name == "SKAB" else "SMD")
-    detector = TSDiffAnomalyDetector(**params)
-    # The detector holds out its own calibration tail (same rule as the baselines' split).
-    train = split.train
+    torch.manual_seed(seed)
+    detector = make_detector(seed, max_time, **params)
     start = time.perf_counter()
-    detector.fit(train if len(train) > 1 else train[0])
+    detector.fit(split.train if len(split.train) > 1 else split.train[0])
     fit_seconds = time.perf_counter() - start
     sensors, test = [], []
     start = time.perf_counter()
     for frame in split.test:
-        table = detector.feature_scores(frame).to_numpy()
+        table, scores = score_series(detector, frame)
         sensors.append(table)
-        test.append(
-            aggregate_sensors(table, detector.aggregation, detector.top_k, detector.score_cap)
-        )
+        test.append(scores)
     score_seconds = time.perf_counter() - start
-    extra = {
-        "params": {
-            k: v
-            for k, v in detector.get_params().items()
-            if k in params
-            or k
-            in (
-                "n_samples",
-                "sampling_steps",
-                "channels",
-                "n_layers",
-                "n_heads",
-                "n_masks",
-                "strip_length",
-                "mask_pattern",
-                "cell_score",
-                "smoothing",
-                "inference_stride",
-                "precision",
-            )
-        },
-        "training_seconds": detector.training_seconds_,
-        "epochs": detector.n_epochs_,
-        "threshold": detector.threshold_,
-        "threshold_method": detector.threshold_method_,
-        "calibration_steps": detector.n_calibration_steps_,
+    extra: dict[str, Any] = {
+        "params": {k: v for k, v in detector.get_params().items() if _jsonable(v)},
+        "threshold": float(detector.threshold_),
     }
-    output = MethodOutput(
-        test, detector.calibration_scores_, sensors, fit_seconds, score_seconds, extra
+    for name, key in _REPORTED_FITTED.items():
+        if hasattr(detector, name):
+            extra[key] = getattr(detector, name)
+    calibration = getattr(detector, "calibration_scores_", None)
+    if calibration is None:  # PyOD's name for the scores of the data fit on
+        calibration = detector.decision_scores_
+    return MethodOutput(
+        test,
+        np.asarray(calibration, dtype=np.float64),
+        sensors,
+        fit_seconds,
+        score_seconds,
+        extra,
+        threshold=float(detector.threshold_),
     )
-    output.extra["threshold_override"] = detector.threshold_
-    return output
+
+
+def _jsonable(value: Any) -> bool:
+    try:
+        json.dumps(value)
+    except TypeError:
+        return False
+    return True
 
 
 # -- evaluation -----------------------------------------------------------------------------
@@ -541,7 +466,8 @@ def mean_report(per_series: list[dict[str, float]]) -> dict[str, Any]:
 
 
 def evaluate(split: Split, output: MethodOutput, vus_window: int) -> dict[str, Any]:
-    threshold = output.extra.get("threshold_override")
+    """Mean metrics of one method's scores over the split's test series."""
+    threshold = output.threshold
     if threshold is None:
         threshold = label_free_threshold(output.calibration)
     per_series = [
@@ -555,7 +481,7 @@ def evaluate(split: Split, output: MethodOutput, vus_window: int) -> dict[str, A
     if split.interpretation and output.sensors is not None:
         result["attribution"] = attribution_hits(split, output.sensors)
     if output.extra:
-        result["tsdiff"] = {k: v for k, v in output.extra.items() if k != "threshold_override"}
+        result["tsdiff"] = output.extra
     if len(per_series) > 1:
         result["per_series"] = {n: r for n, r in zip(split.test_names, per_series, strict=True)}
     return result
@@ -570,32 +496,41 @@ def variant_label(name: str, what: str) -> str:
     return f"{name[:-1]}, {what})" if name.endswith(")") else f"{name} ({what})"
 
 
-def run_split(split: Split, args: argparse.Namespace, log: Any) -> dict[str, Any]:
-    results: dict[str, Any] = {}
-    methods: list[tuple[str, Any]] = []
+def tsdiff_overrides(args: argparse.Namespace) -> dict[str, Any]:
+    """Detector parameters given with ``--tsdiff-param k=v`` (values parsed as JSON when they
+    look like numbers, lists, booleans, null or strings in quotes)."""
+    params: dict[str, Any] = {}
+    for item in args.tsdiff_param or []:
+        key, value = item.split("=", 1)
+        params[key] = json.loads(value) if value[:1] in '0123456789-[{tfn"' else value
+    return params
+
+
+def methods_of(
+    split: Split, args: argparse.Namespace, seed: int
+) -> list[tuple[str, Callable[[], MethodOutput]]]:
+    """The methods to run on ``split``, by name."""
+    methods: list[tuple[str, Callable[[], MethodOutput]]] = []
     if not args.skip_tsdiff:
-        methods.append(("tsdiff", lambda: run_tsdiff(split, args)))
+        overrides = tsdiff_overrides(args)
+        methods.append(("tsdiff", lambda: run_tsdiff(split, seed, args.max_time, overrides)))
     if not args.only_tsdiff:
+        width, limit = args.baseline_window, args.max_train_windows
         for name in BASELINES:
+            methods.append((f"{name} (flat)", partial(run_flat, split, name, width, seed, limit)))
             methods.append(
-                (
-                    f"{name} (flat)",
-                    lambda n=name: run_flat(
-                        split, n, args.baseline_window, args.seed, args.max_train_windows
-                    ),
-                )
+                (f"{name} (per-sensor)", partial(run_per_sensor, split, name, width, seed, limit))
             )
-            methods.append(
-                (
-                    f"{name} (per-sensor)",
-                    lambda n=name: run_per_sensor(
-                        split, n, args.baseline_window, args.seed, args.max_train_windows
-                    ),
-                )
-            )
-        methods.append(("rolling z-score", lambda: run_rolling_zscore(split, args.zscore_window)))
-    methods.append(("random", lambda: run_random(split, args.seed)))
-    for name, method in methods:
+        methods.append(("rolling z-score", partial(run_rolling_zscore, split, args.zscore_window)))
+    methods.append(("random", partial(run_random, split, seed)))
+    return methods
+
+
+def run_split(split: Split, args: argparse.Namespace, seed: int, log: Log) -> dict[str, Any]:
+    """Every method (and every post-processed variant of the baselines) on one split."""
+    results: dict[str, Any] = {}
+    post = detector_postprocessing(make_detector(seed, args.max_time, **tsdiff_overrides(args)))
+    for name, method in methods_of(split, args, seed):
         start = time.perf_counter()
         output = method()
         variants = [(name, output)]
@@ -608,16 +543,14 @@ def run_split(split: Split, args: argparse.Namespace, log: Any) -> dict[str, Any
             variants.append((variant_label(name, what), smoothed(output, windows)))
         if baseline and output.sensors is not None and args.tsdiff_postprocessed_baselines:
             # exactly tsdiff's post-processing: its smoothing, aggregation and score cap
-            post = tsdiff_postprocessing(args, "SKAB" if split.name == "SKAB" else "SMD")
             label = variant_label(name, "tsdiff post-processing")
             variants.append((label, smoothed(output, **post)))
         for label, out in variants:
-            results[label] = evaluate(split, out, args.vus_window)
-            r = results[label]
+            results[label] = r = evaluate(split, out, args.vus_window)
             log(
-                f"  {split.name:12s} {label:34s} VUS-PR {r['vus_pr']:.3f} AUC-PR {r['auc_pr']:.3f} "
-                f"AUC-ROC {r['auc_roc']:.3f} bestF1 {r['best_f1']:.3f} F1@thr {r['f1']:.3f} "
-                f"F1@drift {r['f1_drift']:.3f} "
+                f"  seed {seed} {split.name:12s} {label:34s} VUS-PR {r['vus_pr']:.3f} "
+                f"AUC-PR {r['auc_pr']:.3f} AUC-ROC {r['auc_roc']:.3f} "
+                f"bestF1 {r['best_f1']:.3f} F1@thr {r['f1']:.3f} F1@drift {r['f1_drift']:.3f} "
                 f"fit {r['fit_seconds']:.0f}s score {r['score_seconds']:.1f}s "
                 f"({time.perf_counter() - start:.0f}s)"
                 + (f" attr {r['attribution']['hit_rate']:.2f}" if "attribution" in r else "")
@@ -625,41 +558,61 @@ def run_split(split: Split, args: argparse.Namespace, log: Any) -> dict[str, Any
     return results
 
 
+MEAN_KEYS = (
+    "vus_pr",
+    "auc_pr",
+    "auc_roc",
+    "best_f1",
+    "f1",
+    "f1_ratio",
+    "f1_drift",
+    "f1_drift_ratio",
+    "fit_seconds",
+    "score_seconds",
+)
+
+
 def mean_over(results: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    """Mean of each method's metrics over the SMD machines."""
-    methods = next(iter(results.values())).keys()
-    keys = (
-        "vus_pr",
-        "auc_pr",
-        "auc_roc",
-        "best_f1",
-        "f1",
-        "f1_ratio",
-        "f1_drift",
-        "f1_drift_ratio",
-        "fit_seconds",
-        "score_seconds",
-    )
+    """Mean of each method's metrics over the SMD machines (methods run on all of them)."""
+    methods = [m for m in next(iter(results.values())) if all(m in r for r in results.values())]
     out: dict[str, Any] = {}
     for method in methods:
         rows = [results[m][method] for m in results]
-        out[method] = {  # reports from before a metric was added lack it
-            k: float(np.mean([r[k] for r in rows])) for k in keys if all(k in r for r in rows)
-        }
+        out[method] = {k: float(np.mean([r[k] for r in rows])) for k in MEAN_KEYS}
         if all("attribution" in r for r in rows):
             events = sum(r["attribution"]["events"] for r in rows)
-            out[method]["attribution_hit_rate"] = (
-                sum(r["attribution"]["hit_rate"] * r["attribution"]["events"] for r in rows)
-                / events
-            )
-            out[method]["attribution_precision_at_3"] = (
-                sum(r["attribution"]["precision_at_3"] * r["attribution"]["events"] for r in rows)
-                / events
-            )
+            for key in ("hit_rate", "precision_at_3"):
+                out[method][f"attribution_{key}"] = (
+                    sum(r["attribution"][key] * r["attribution"]["events"] for r in rows) / events
+                )
+    return out
+
+
+def mean_over_seeds(seeds: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """Per data set and method: the mean (and ``vus_pr_std``) of its summary over the seeds
+    that ran it, with ``n_seeds``."""
+    tables: dict[str, list[dict[str, Any]]] = {"smd": [], "skab": []}
+    for run in seeds.values():
+        if "smd" in run:
+            tables["smd"].append(run["smd"]["mean"])
+        if "skab" in run:
+            tables["skab"].append(run["skab"]["results"])
+    out: dict[str, Any] = {}
+    for dataset, runs in tables.items():
+        methods = sorted({m for table in runs for m in table})
+        summary = {}
+        for method in methods:
+            rows = [table[method] for table in runs if method in table]
+            summary[method] = {k: float(np.mean([r[k] for r in rows])) for k in MEAN_KEYS}
+            summary[method]["vus_pr_std"] = float(np.std([r["vus_pr"] for r in rows]))
+            summary[method]["n_seeds"] = len(rows)
+        if summary:
+            out[dataset] = summary
     return out
 
 
 def table(summary: dict[str, Any], title: str) -> str:
+    """A markdown table of method summaries, best VUS-PR first."""
     lines = [
         f"**{title}**",
         "",
@@ -667,62 +620,77 @@ def table(summary: dict[str, Any], title: str) -> str:
         "| F1 ratio | F1 @ drift-adj. thr. | ratio | fit s | score s | top-3 attribution |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
-    nan = float("nan")  # reports from before the drift-adjusted F1 lack it
     for method, r in sorted(summary.items(), key=lambda kv: -kv[1]["vus_pr"]):
         attribution = f"{r['attribution_hit_rate']:.2f}" if "attribution_hit_rate" in r else "-"
         lines.append(
             f"| {method} | {r['vus_pr']:.3f} | {r['auc_pr']:.3f} | {r['auc_roc']:.3f} "
             f"| {r['best_f1']:.3f} | {r['f1']:.3f} | {r['f1_ratio']:.2f} "
-            f"| {r.get('f1_drift', nan):.3f} | {r.get('f1_drift_ratio', nan):.2f} "
-            f"| {r['fit_seconds']:.0f} "
+            f"| {r['f1_drift']:.3f} | {r['f1_drift_ratio']:.2f} | {r['fit_seconds']:.0f} "
             f"| {r['score_seconds']:.1f} | {attribution} |"
         )
     return "\n".join(lines)
 
 
-def merge_reports(paths: list[Path], output: Path) -> int:
-    """One report from several runs' JSON files: SMD results pooled per machine and method
-    (later files win), SKAB
-    from the last file that has it; commands, machines and logs are kept per part."""
+def tables(report: dict[str, Any]) -> str:
+    """Markdown tables of a report: each seed's SMD and SKAB means, then the means over seeds."""
+    out = []
+    for seed, run in report["seeds"].items():
+        if "smd" in run:
+            machines = list(run["smd"]["machines"])
+            title = f"seed {seed}: SMD ({', '.join(machines)}), mean over machines"
+            out.append(table(run["smd"]["mean"], title))
+        if "skab" in run:
+            title = f"seed {seed}: SKAB ({len(run['skab']['runs'])} runs), mean over runs"
+            out.append(table(run["skab"]["results"], title))
+    if len(report["seeds"]) > 1:
+        for dataset, summary in report.get("mean_over_seeds", {}).items():
+            out.append(table(summary, f"{dataset.upper()}: mean over seeds (n_seeds per row)"))
+    return "\n\n".join(out)
+
+
+def merge_reports(paths: list[Path]) -> dict[str, Any]:
+    """One report from several runs' files (e.g. seeds or machines run separately): per seed,
+    SMD results pooled per machine and method and SKAB results per method, later files
+    winning; commands and logs are kept."""
     parts = [json.loads(p.read_text()) for p in paths]
-    smd: dict[str, Any] = {}
-    report: dict[str, Any] = {
+    seeds: dict[str, dict[str, Any]] = {}
+    for part in parts:
+        for seed, run in part["seeds"].items():
+            into = seeds.setdefault(seed, {})
+            for machine, methods in run.get("smd", {}).get("machines", {}).items():
+                machines = into.setdefault("smd", {"machines": {}})["machines"]
+                machines.setdefault(machine, {}).update(methods)
+            if "skab" in run:
+                skab = into.setdefault("skab", {"runs": run["skab"]["runs"], "results": {}})
+                skab["results"].update(run["skab"]["results"])
+    for run in seeds.values():
+        if "smd" in run:
+            run["smd"]["mean"] = mean_over(run["smd"]["machines"])
+    return {
         "merged_from": [
             {"file": p.name, "command": r.get("command"), "seconds": r.get("seconds")}
             for p, r in zip(paths, parts, strict=True)
         ],
         "machine": parts[-1].get("machine"),
         "protocol": parts[-1].get("protocol"),
+        "seeds": seeds,
+        "mean_over_seeds": mean_over_seeds(seeds),
         "log": [line for r in parts for line in r.get("log", [])],
     }
-    for part in parts:
-        for machine, methods in part.get("smd", {}).get("machines", {}).items():
-            smd.setdefault(machine, {}).update(methods)  # later files win, method by method
-        if "skab" in part:
-            report["skab"] = part["skab"]
-    markdown = []
-    if smd:
-        report["smd"] = {"machines": smd, "mean": mean_over(smd)}
-        markdown.append(
-            table(report["smd"]["mean"], f"SMD ({len(smd)} machines: {', '.join(smd)}), mean")
-        )
-    if "skab" in report:
-        runs = report["skab"]["runs"]
-        markdown.append(table(report["skab"]["results"], f"SKAB ({len(runs)} runs), mean"))
-    _save(output, report)
-    print("\n\n".join(markdown))
-    print(f"\nwrote {output}")
-    return 0
 
 
-def _save(path: Path, report: dict[str, Any]) -> None:
+def save(path: Path, report: dict[str, Any]) -> None:
+    """Write ``report`` as JSON."""
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(report, indent=1, default=float))
 
 
-def main(argv: list[str] | None = None) -> int:
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    """The command line."""
     parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+        prog="python -m benchmarks.detect",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
         "--quick", action="store_true", help="one SMD machine, 6 SKAB runs, 120 s training"
@@ -731,11 +699,11 @@ def main(argv: list[str] | None = None) -> int:
         "--machines", nargs="*", default=None, help=f"SMD machines (default all: {SMD_MACHINES})"
     )
     parser.add_argument(
-        "--skab-runs", nargs="*", default=None, help="SKAB runs to score (default all 34)"
+        "--skab-runs", nargs="*", default=None, help="SKAB runs to use (default all 34)"
     )
     parser.add_argument("--skip-smd", action="store_true")
     parser.add_argument("--skip-skab", action="store_true")
-    parser.add_argument("--skip-tsdiff", action="store_true")
+    parser.add_argument("--skip-tsdiff", action="store_true", help="baselines only")
     parser.add_argument("--only-tsdiff", action="store_true", help="tsdiff and random only")
     parser.add_argument(
         "--no-anomaly-free", action="store_true", help="SKAB: do not train on anomaly_free.csv.gz"
@@ -743,15 +711,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--max-time", type=float, default=240.0, help="tsdiff training budget per model (s)"
     )
-    parser.add_argument("--train-stride", type=int, default=2, help="tsdiff training window stride")
     parser.add_argument(
-        "--no-compile", action="store_true", help="score with the eager network (no torch.compile)"
+        "--tsdiff-param",
+        action="append",
+        help="detector parameter overriding make_detector's, e.g. n_samples=8 (repeatable)",
     )
+    parser.add_argument("--threads", type=int, default=2, help="torch and BLAS threads")
     parser.add_argument(
-        "--tsdiff-param", action="append", help="extra detector parameter, e.g. n_samples=8"
+        "--seeds",
+        type=int,
+        nargs="+",
+        default=[0],
+        help="one run of everything per seed (tsdiff's training, IForest, PCA, random); all "
+        "seeds go into the one output file, with their means",
     )
-    parser.add_argument("--threads", type=int, default=2, help="torch threads")
-    parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--baseline-window", type=int, default=16)
     parser.add_argument(
         "--smoothed-baselines",
@@ -780,50 +753,30 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--vus-window", type=int, default=100, help="VUS buffer (TSB-AD slidingWindow)"
     )
-    parser.add_argument(
-        "--output", type=Path, default=REPO / "benchmarks" / "results" / "detect.json"
-    )
+    parser.add_argument("--output", type=Path, default=RESULTS)
     parser.add_argument(
         "--merge",
         nargs="+",
         type=Path,
         default=None,
-        help="combine result files of earlier runs (e.g. machines run separately) into "
-        "--output, recomputing the SMD means; runs nothing",
+        help="combine result files of earlier runs (seeds or machines run separately) into "
+        "--output, recomputing the means; runs nothing",
     )
     args = parser.parse_args(argv)
-    if args.merge:
-        return merge_reports(args.merge, args.output)
+    if args.quick:
+        args.machines = args.machines or list(SMD_MACHINES[:1])
+        args.skab_runs = args.skab_runs or list(QUICK_SKAB_RUNS)
+        args.max_time = min(args.max_time, 120.0)
+    return args
 
+
+def run(args: argparse.Namespace, command: str, log: Log) -> dict[str, Any]:
+    """Every seed on SMD and SKAB, saving the report after each split."""
     import torch
 
-    torch.set_num_threads(args.threads)
-    machines = args.machines or (list(SMD_MACHINES[:1]) if args.quick else list(SMD_MACHINES))
-    skab_runs = args.skab_runs
-    if args.quick:
-        args.max_time = min(args.max_time, 120.0)
-        skab_runs = skab_runs or [
-            "other_01",
-            "other_09",
-            "valve1_00",
-            "valve1_08",
-            "valve2_00",
-            "valve2_02",
-        ]
-    if not shared_data_dir().exists():
-        print(f"data not found at {shared_data_dir()}", file=sys.stderr)
-        return 1
-
     started = time.perf_counter()
-    log_lines: list[str] = []
-
-    def log(line: str) -> None:
-        print(line, flush=True)
-        log_lines.append(line)
-
     report: dict[str, Any] = {
-        "command": "python "
-        + " ".join([Path(sys.argv[0]).as_posix(), *(argv if argv is not None else sys.argv[1:])]),
+        "command": command,
         "machine": {
             "cpu": platform.processor() or platform.machine(),
             "cores": os.cpu_count(),
@@ -839,37 +792,58 @@ def main(argv: list[str] | None = None) -> int:
             "smoothed_baselines": args.smoothed_baselines,
             "tsdiff_postprocessed_baselines": args.tsdiff_postprocessed_baselines,
         },
+        "seeds": {},
     }
-    markdown = []
-    if not args.skip_smd:
-        smd = {}
-        for machine in machines:
-            smd[machine] = run_split(load_smd(machine), args, log)
-            report["smd"] = {"machines": smd, "mean": mean_over(smd)}
-            _save(args.output, report)
-        markdown.append(
-            table(
-                report["smd"]["mean"],
-                f"SMD ({len(machines)} machine(s): {', '.join(machines)}), mean over machines",
-            )
-        )
-    if not args.skip_skab:
-        skab = load_skab(not args.no_anomaly_free, skab_runs)
-        results = run_split(skab, args, log)
-        report["skab"] = {"runs": skab.test_names, "results": results}
-        _save(args.output, report)
-        markdown.append(
-            table(
-                {m: r for m, r in results.items()},
-                f"SKAB ({len(skab.test_names)} runs), mean over runs",
-            )
-        )
+    machines = args.machines or list(SMD_MACHINES)
+    for seed in args.seeds:
+        current: dict[str, Any] = {}
+        report["seeds"][str(seed)] = current
+        if not args.skip_smd:
+            smd: dict[str, Any] = {}
+            for machine in machines:
+                smd[machine] = run_split(load_smd(machine), args, seed, log)
+                current["smd"] = {"machines": smd, "mean": mean_over(smd)}
+                save(args.output, report)
+        if not args.skip_skab:
+            skab = load_skab(not args.no_anomaly_free, args.skab_runs)
+            current["skab"] = {
+                "runs": skab.test_names,
+                "results": run_split(skab, args, seed, log),
+            }
+            save(args.output, report)
+    report["mean_over_seeds"] = mean_over_seeds(report["seeds"])
     report["seconds"] = time.perf_counter() - started
-    report["log"] = log_lines
-    _save(args.output, report)
-    print()
-    print("\n\n".join(markdown))
-    print(f"\nwrote {args.output} in {report['seconds']:.0f} s")
+    return report
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark (or merge earlier result files) and print markdown tables."""
+    args = parse_args(argv)
+    if args.merge:
+        report = merge_reports(args.merge)
+    else:
+        import torch
+        from threadpoolctl import threadpool_limits
+
+        torch.set_num_threads(args.threads)
+        lines: list[str] = []
+
+        def log(line: str) -> None:
+            sys.stderr.write(line + "\n")
+            lines.append(line)
+
+        command = " ".join(
+            ["python -m benchmarks.detect", *(sys.argv[1:] if argv is None else argv)]
+        )
+        try:
+            with threadpool_limits(args.threads):
+                report = run(args, command, log)
+        except DataMissing as err:
+            sys.stderr.write(f"{err}\n")
+            return 1
+        report["log"] = lines
+    save(args.output, report)
+    sys.stdout.write(tables(report) + f"\n\nwrote {args.output}\n")
     return 0
 
 

@@ -41,10 +41,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-try:  # run as ``python benchmarks/impute_aqi36.py`` with PYTHONPATH=. or as a module
-    from benchmarks.aqi36 import AQI36Split, load_aqi36
-except ModuleNotFoundError:  # pragma: no cover - run from inside benchmarks/
-    from aqi36 import AQI36Split, load_aqi36  # type: ignore[no-redef]
+from benchmarks.datasets import AQI36Split, load_aqi36
 
 WINDOW = 36
 METHODS = ("tsdiff", "pypots", "iterative", "linear")

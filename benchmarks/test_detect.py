@@ -6,7 +6,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from benchmarks.detect import MethodOutput, smoothed, tsdiff_postprocessing, variant_label
+from benchmarks.detect import (
+    MethodOutput,
+    detector_postprocessing,
+    make_detector,
+    smoothed,
+    variant_label,
+)
 from tsdiff.scoring import MultiScaleSmoother, aggregate_sensors, smooth_scores
 
 
@@ -66,12 +72,7 @@ def test_tsdiff_post_processing_rows_aggregate_like_the_detector() -> None:
 
 
 def test_tsdiff_post_processing_mirrors_the_benchmark_s_detector_settings() -> None:
-    import argparse
-
-    args = argparse.Namespace(
-        seed=0, max_time=1.0, train_stride=2, no_compile=True, tsdiff_param=["top_k=4"]
-    )
-    post = tsdiff_postprocessing(args, "SMD")
+    post = detector_postprocessing(make_detector(0, 1.0, top_k=4))
     assert post["windows"] == (1, 31, 63)  # the detector's default smoothing
     assert (post["aggregation"], post["top_k"], post["score_cap"]) == ("topk", 4, 50.0)
 
@@ -81,6 +82,17 @@ def test_variant_labels() -> None:
     assert variant_label("rolling z-score", "tsdiff post-processing") == (
         "rolling z-score (tsdiff post-processing)"
     )
+
+
+class _DistanceModel:
+    """Stands in for a PyOD model (pyod is an optional dependency): distance from the mean."""
+
+    def fit(self, X: np.ndarray) -> _DistanceModel:
+        self.mean_ = X.mean(axis=0)
+        return self
+
+    def decision_function(self, X: np.ndarray) -> np.ndarray:
+        return np.linalg.norm(X - self.mean_, axis=1)
 
 
 def test_run_split_adds_post_processed_rows_for_baselines_only(
@@ -103,8 +115,9 @@ def test_run_split_adds_post_processed_rows_for_baselines_only(
     split = detect.Split("toy", [fit], [fit], [calibration], [test], [labels], ["toy"])
     table = rng.normal(size=(120, 3))
     fake_tsdiff = MethodOutput([table.max(axis=1)], rng.normal(size=80), [table])
-    monkeypatch.setattr(detect, "run_tsdiff", lambda split, args: fake_tsdiff)
+    monkeypatch.setattr(detect, "run_tsdiff", lambda *args: fake_tsdiff)
     monkeypatch.setattr(detect, "BASELINES", ("PCA",))
+    monkeypatch.setattr(detect, "make_pyod", lambda name, seed: _DistanceModel())
     args = argparse.Namespace(
         skip_tsdiff=False,
         only_tsdiff=False,
@@ -116,11 +129,9 @@ def test_run_split_adds_post_processed_rows_for_baselines_only(
         tsdiff_postprocessed_baselines=True,
         vus_window=10,
         max_time=1.0,
-        train_stride=2,
-        no_compile=True,
         tsdiff_param=None,
     )
-    results = detect.run_split(split, args, log=lambda line: None)
+    results = detect.run_split(split, args, 0, log=lambda line: None)
     assert set(results) == {
         "tsdiff",
         "PCA (flat)",
@@ -154,3 +165,112 @@ def test_series_report_scores_the_drift_adjusted_threshold_as_the_detector_does(
     assert report["f1_drift"] > 0.9 > 0.5 > report["f1"]  # the drift flags half the series
     mean = mean_report([report, report])
     assert mean["f1_drift_ratio"] == report["f1_drift"] / report["best_f1"]
+
+
+@pytest.mark.parametrize(("n", "width"), [(40, 5), (40, 16), (16, 16), (10, 16)])
+def test_sliding_windows_cover_the_series_and_scores_go_to_the_window_centre(
+    n: int, width: int
+) -> None:
+    from benchmarks.detect import sliding_windows, window_scores_to_steps
+
+    values = np.arange(n * 2, dtype=float).reshape(n, 2)
+    windows, store = sliding_windows(values, width)
+    assert windows.shape == (max(n - width + 1, 1), width, 2)
+    np.testing.assert_array_equal(windows[0, : min(n, width)], values[:width])
+    if n < width:  # edge-padded
+        np.testing.assert_array_equal(windows[0, n:], np.repeat(values[-1:], width - n, axis=0))
+    else:
+        np.testing.assert_array_equal(windows[-1], values[-width:])
+    # a window's score is that of its first step; each step takes the window it is most
+    # central in: the score of the step about half a window before it, clamped at the ends
+    scores = windows[:, 0, 0].copy()
+    steps = window_scores_to_steps(store, scores)
+    assert steps.shape == (n,)
+    expected = values[np.clip(np.arange(n) - width // 2, 0, len(scores) - 1), 0]
+    np.testing.assert_array_equal(steps, expected)
+    per_sensor = window_scores_to_steps(store, windows[:, 0, :])
+    np.testing.assert_array_equal(per_sensor[:, 0], steps)
+
+
+def test_fit_scaler_is_tsdiff_s_scaler_and_flags_constant_columns() -> None:
+    import pandas as pd
+
+    from benchmarks.detect import fit_scaler
+
+    rng = np.random.default_rng(0)
+    frames = [
+        pd.DataFrame({"a": rng.normal(3, 2, 50), "b": np.full(50, 7.0)}),
+        pd.DataFrame({"a": rng.normal(3, 2, 30), "b": np.full(30, 7.0)}),
+    ]
+    scaler, constant = fit_scaler(frames)
+    assert constant.tolist() == [False, True]
+    stacked = np.concatenate([f.to_numpy() for f in frames])
+    out = scaler.transform(stacked)
+    np.testing.assert_allclose(out[:, 0].mean(), 0.0, atol=1e-12)
+    np.testing.assert_allclose(out[:, 0].std(), 1.0)
+    np.testing.assert_array_equal(out[:, 1], 0.0)
+
+
+class _FakeResult:
+    def __init__(self, table: np.ndarray) -> None:
+        self.sensor_scores = table
+        self.scores = table.max(axis=1)
+
+
+def test_score_series_uses_one_scoring_pass() -> None:
+    import pandas as pd
+
+    from benchmarks.detect import score_series
+
+    table = np.random.default_rng(1).normal(size=(20, 8))
+    frame = pd.DataFrame(np.zeros((20, 8)))
+
+    class WithScore:
+        def score(self, X: pd.DataFrame) -> _FakeResult:
+            return _FakeResult(table)
+
+    sensors, scores = score_series(WithScore(), frame)
+    np.testing.assert_array_equal(sensors, table)
+    np.testing.assert_array_equal(scores, table.max(axis=1))
+
+    detector = make_detector(0, 1.0)
+    calls: list[str] = []
+
+    def feature_scores(X: pd.DataFrame) -> pd.DataFrame:
+        calls.append("feature_scores")
+        return pd.DataFrame(table)
+
+    detector.feature_scores = feature_scores
+    if hasattr(detector, "score"):  # the new API: the result object is used instead
+        return
+    sensors, scores = score_series(detector, frame)
+    assert calls == ["feature_scores"]
+    np.testing.assert_allclose(scores, aggregate_sensors(table, "topk", 6, 50.0))
+
+
+def _report(seed: str, machine: str, vus: float) -> dict[str, object]:
+    row = {k: vus for k in ("vus_pr", "auc_pr", "auc_roc", "best_f1", "f1", "f1_drift")}
+    row |= {"f1_ratio": 1.0, "f1_drift_ratio": 1.0, "fit_seconds": 1.0, "score_seconds": 1.0}
+    return {"seeds": {seed: {"smd": {"machines": {machine: {"tsdiff": row}}}}}}
+
+
+def test_merge_pools_machines_per_seed_and_averages_seeds(tmp_path: pytest.TempPathFactory) -> None:
+    import json
+    from pathlib import Path
+
+    from benchmarks.detect import merge_reports, tables
+
+    paths = []
+    for i, (seed, machine, vus) in enumerate(
+        [("0", "m1", 0.2), ("0", "m2", 0.4), ("1", "m1", 0.6), ("1", "m2", 0.6)]
+    ):
+        path = Path(str(tmp_path)) / f"part{i}.json"
+        path.write_text(json.dumps(_report(seed, machine, vus)))
+        paths.append(path)
+    report = merge_reports(paths)
+    assert report["seeds"]["0"]["smd"]["mean"]["tsdiff"]["vus_pr"] == pytest.approx(0.3)
+    summary = report["mean_over_seeds"]["smd"]["tsdiff"]
+    assert summary["vus_pr"] == pytest.approx(0.45)
+    assert summary["vus_pr_std"] == pytest.approx(0.15)
+    assert summary["n_seeds"] == 2
+    assert "mean over seeds" in tables(report)

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from benchmarks.aqi36 import AQI36Split
+from benchmarks.datasets import AQI36Split
 from benchmarks.impute_aqi36 import (
     WINDOW,
     BudgetClock,

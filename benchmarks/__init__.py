@@ -1,0 +1,1 @@
+"""Benchmarks a user reruns: ``python -m benchmarks.<name>`` (see benchmarks/README.md)."""
