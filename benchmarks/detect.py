@@ -51,13 +51,12 @@ from benchmarks.datasets import (
     load_smd,
 )
 from tsdiff.data import NaNStandardScaler, SeriesSet, WindowStore, build_window_store, stitch
+from tsdiff.metrics import detection_report, f1_at_threshold
 from tsdiff.scoring import (
     MultiScaleSmoother,
     SensorNormaliser,
     aggregate_sensors,
-    detection_report,
     drift_adjusted_threshold,
-    f1_at_threshold,
     pot_threshold,
     quantile_threshold,
     rank_sensors,
@@ -313,30 +312,12 @@ def run_random(split: Split, seed: int) -> MethodOutput:
 
 # -- tsdiff ---------------------------------------------------------------------------------
 def make_detector(seed: int, max_time: float, **params: Any) -> Any:
-    """The tsdiff detector of this benchmark, untrained; ``params`` override its settings.
-
-    One configuration for both data sets (docs/benchmarks_detection.md): window, strips and
-    top-6 aggregation were chosen on SMD machine-1-6; the training targets (``strips_mix``) and
-    smoothing on machine-2-1, the multi-scale smoothing (1, 31, 63) on all four machines and
-    SKAB, and the score cap of 50 on the same cached scores. It holds out the same calibration
-    tail as the baselines' split and sets its label-free threshold at the same ``risk``.
-    """
+    """The tsdiff detector of this benchmark, untrained: the default detector (its defaults are
+    this benchmark's settings, docs/benchmarks_detection.md) with a training budget and seed;
+    ``params`` override its parameters."""
     from tsdiff import TSDiffAnomalyDetector
 
-    settings: dict[str, Any] = {
-        "random_state": seed,
-        "verbose": False,
-        "max_time": max_time,
-        "calibration_fraction": CALIBRATION_FRACTION,
-        "risk": RISK,
-        "window_length": 32,
-        "strip_length": 16,
-        "train_stride": 2,
-        "aggregation": "topk",
-        "top_k": 6,
-        "score_cap": 50.0,
-        "compile_network": True,
-    }
+    settings: dict[str, Any] = {"random_state": seed, "verbose": False, "max_time": max_time}
     settings.update(params)
     return TSDiffAnomalyDetector(**settings)
 
@@ -344,33 +325,29 @@ def make_detector(seed: int, max_time: float, **params: Any) -> Any:
 def detector_postprocessing(detector: Any) -> dict[str, Any]:
     """The detector's smoothing and sensor aggregation, as keyword arguments of
     :func:`smoothed` (so baselines can be given the same post-processing)."""
-    params = detector.get_params()
+    from tsdiff.scoring import TopK
+
+    aggregator = detector.aggregator if detector.aggregator is not None else TopK()
     return {
-        "windows": smoothing_windows(params["smoothing"]),
-        "aggregation": params["aggregation"],
-        "top_k": params["top_k"],
-        "score_cap": params["score_cap"],
+        "windows": smoothing_windows(aggregator.smoothing),
+        "aggregation": "max" if aggregator.k == 1 else "topk",
+        "top_k": aggregator.k,
+        "score_cap": aggregator.cap,
     }
 
 
 def score_series(detector: Any, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     """Per-sensor scores ``(n, K)`` and time-step scores ``(n,)`` of one series, from one
-    scoring pass (scoring samples, so two calls would give two different draws)."""
-    if hasattr(detector, "score"):
-        result = detector.score(frame)
-        return np.asarray(result.sensor_scores, dtype=np.float64), np.asarray(
-            result.scores, dtype=np.float64
-        )
-    table = np.asarray(detector.feature_scores(frame), dtype=np.float64)
-    post = detector_postprocessing(detector)  # the documented row aggregation of the table
-    return table, aggregate_sensors(table, post["aggregation"], post["top_k"], post["score_cap"])
+    scoring pass."""
+    result = detector.score(frame)
+    return np.asarray(result.sensor_scores, dtype=np.float64), np.asarray(
+        result.scores, dtype=np.float64
+    )
 
 
 _REPORTED_FITTED = {  # fitted attribute -> report key
     "training_seconds_": "training_seconds",
     "n_epochs_": "epochs",
-    "threshold_method_": "threshold_method",
-    "n_calibration_steps_": "calibration_steps",
 }
 
 
@@ -395,11 +372,10 @@ def run_tsdiff(split: Split, seed: int, max_time: float, params: dict[str, Any])
         "threshold": float(detector.threshold_),
     }
     for name, key in _REPORTED_FITTED.items():
-        if hasattr(detector, name):
-            extra[key] = getattr(detector, name)
-    calibration = getattr(detector, "calibration_scores_", None)
-    if calibration is None:  # PyOD's name for the scores of the data fit on
-        calibration = detector.decision_scores_
+        extra[key] = getattr(detector, name)
+    extra["threshold_method"] = detector.thresholder_.method_
+    extra["calibration_steps"] = int(detector.decision_scores_.size)
+    calibration = detector.decision_scores_
     return MethodOutput(
         test,
         np.asarray(calibration, dtype=np.float64),
@@ -499,10 +475,14 @@ def variant_label(name: str, what: str) -> str:
 def tsdiff_overrides(args: argparse.Namespace) -> dict[str, Any]:
     """Detector parameters given with ``--tsdiff-param k=v`` (values parsed as JSON when they
     look like numbers, lists, booleans, null or strings in quotes)."""
+    from tsdiff.config import build_component
+
     params: dict[str, Any] = {}
     for item in args.tsdiff_param or []:
         key, value = item.split("=", 1)
         params[key] = json.loads(value) if value[:1] in '0123456789-[{tfn"' else value
+        if key in ("scorer", "aggregator", "thresholder") and isinstance(params[key], dict):
+            params[key] = build_component(params[key])  # e.g. aggregator={"type":"TopK","k":3}
     return params
 
 

@@ -72,9 +72,13 @@ def test_tsdiff_post_processing_rows_aggregate_like_the_detector() -> None:
 
 
 def test_tsdiff_post_processing_mirrors_the_benchmark_s_detector_settings() -> None:
-    post = detector_postprocessing(make_detector(0, 1.0, top_k=4))
+    from tsdiff.scoring import TopK
+
+    post = detector_postprocessing(make_detector(0, 1.0))
     assert post["windows"] == (1, 31, 63)  # the detector's default smoothing
-    assert (post["aggregation"], post["top_k"], post["score_cap"]) == ("topk", 4, 50.0)
+    assert (post["aggregation"], post["top_k"], post["score_cap"]) == ("topk", 6, 50.0)
+    post = detector_postprocessing(make_detector(0, 1.0, aggregator=TopK(k=1, cap=None)))
+    assert (post["aggregation"], post["top_k"], post["score_cap"]) == ("max", 1, None)
 
 
 def test_variant_labels() -> None:
@@ -148,7 +152,7 @@ def test_run_split_adds_post_processed_rows_for_baselines_only(
 
 def test_series_report_scores_the_drift_adjusted_threshold_as_the_detector_does() -> None:
     from benchmarks.detect import mean_report, series_report
-    from tsdiff.scoring import f1_at_threshold
+    from tsdiff.metrics import f1_at_threshold
 
     rng = np.random.default_rng(5)
     calibration = rng.normal(size=2000)

@@ -15,7 +15,8 @@ from sklearn.exceptions import NotFittedError
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from tsdiff import TSDiffAnomalyDetector, TSDiffImputer
-from tsdiff.scoring import MultiScaleSmoother, rank_sensors, vus_pr
+from tsdiff.metrics import vus_pr
+from tsdiff.scoring import MultiScaleSmoother, rank_sensors
 
 torch.set_num_threads(1)
 

@@ -8,29 +8,31 @@ from scipy.stats import norm
 
 from tsdiff.data.frames import SeriesSet
 from tsdiff.data.windows import build_window_store
+from tsdiff.metrics import (
+    auc_pr,
+    auc_roc,
+    best_f1,
+    detection_report,
+    f1_at_threshold,
+    label_segments,
+    vus_pr,
+)
 from tsdiff.scoring import (
     MultiScaleSmoother,
     SensorNormaliser,
     aggregate_sensors,
-    auc_pr,
-    auc_roc,
-    best_f1,
     cell_scores,
     combine_windows,
     complementary_masks,
-    detection_report,
     drift_adjusted_threshold,
     extract_events,
-    f1_at_threshold,
     gaussian_nll,
-    label_segments,
     pot_threshold,
     quantile_threshold,
     rank_sensors,
     smooth_scores,
     smoothing_windows,
     standardised_error,
-    vus_pr,
 )
 
 # -- masks ------------------------------------------------------------------------------------
