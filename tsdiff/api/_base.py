@@ -18,7 +18,15 @@ from sklearn.base import BaseEstimator
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from tsdiff.data.frames import ParsedInput, SeriesSet, base_time_step, column_names, parse_input
+from tsdiff.data.frames import (
+    ParsedInput,
+    SeriesSet,
+    base_time_step,
+    check_column_identity,
+    column_identity,
+    column_names,
+    parse_input,
+)
 from tsdiff.data.masking import IMPUTATION_TARGET_STRATEGIES
 from tsdiff.data.scaling import NaNStandardScaler
 from tsdiff.data.windows import WindowStore, build_window_store, stitch
@@ -166,7 +174,9 @@ class DiffusionEstimatorBase(BaseEstimator):
                 ensure_min_samples=1,
                 ensure_min_features=1,
             )
+            self._check_column_identity(parsed, reset)
             return parsed
+        self._check_column_identity(parsed, reset)
         n_columns = parsed.values[0].shape[1]
         names = column_names(parsed)
         if reset:
@@ -195,6 +205,13 @@ class DiffusionEstimatorBase(BaseEstimator):
                 "columns the model was fitted on, in the same order."
             )
         return parsed
+
+    def _check_column_identity(self, parsed: ParsedInput, reset: bool) -> None:
+        """Record (on ``reset``) or check the column labels of any type (ints, tuples, ...)."""
+        if reset:
+            self.column_ids_ = column_identity(parsed.layout.columns)
+        else:
+            check_column_identity(getattr(self, "column_ids_", None), parsed.layout.columns)
 
     # -- fitting --------------------------------------------------------------------------
     def _schedule_config(self) -> dict[str, Any]:
