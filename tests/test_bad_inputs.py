@@ -147,8 +147,9 @@ def fit_new(x: pd.DataFrame, ctx: Context) -> Any:
     return TSDiffImputer(**ctx.params).fit(x)
 
 
-def fit_and_impute(x: pd.DataFrame, ctx: Context) -> tuple[pd.DataFrame, pd.DataFrame]:
-    return fit_new(x, ctx).transform(x), x
+def fit_and_impute(x: pd.DataFrame, ctx: Context) -> tuple[pd.DataFrame, pd.DataFrame, Any]:
+    model = fit_new(x, ctx)
+    return model.transform(x), x, model.predict_interval(x)
 
 
 def persisted_then(transform_input: Callable[[pd.DataFrame], Any]) -> Callable[..., Any]:
@@ -190,9 +191,14 @@ def cli_refuses(*words: str) -> Callable[[tuple[int, str]], None]:
     return check
 
 
-def imputed_within_observed_range(result: tuple[pd.DataFrame, pd.DataFrame]) -> None:
-    """Imputed cells lie within the observed range widened by its width; observed unchanged."""
-    out, original = result
+def imputed_within_observed_range(result: tuple[pd.DataFrame, pd.DataFrame, Any]) -> None:
+    """Imputed cells lie within the observed range widened by its width, intervals are no wider
+    than a few times that range; observed cells unchanged."""
+    out, original, (lower, upper) = result
+    widths = np.asarray(upper, dtype=float) - np.asarray(lower, dtype=float)
+    ranges = np.nanmax(original.to_numpy(float), axis=0) - np.nanmin(original.to_numpy(float), 0)
+    assert np.all(np.isfinite(widths)) and np.all(widths >= 0)
+    assert np.all(widths <= 5 * ranges), (widths.max(axis=0), ranges)
     observed = original.notna().to_numpy()
     values = out.to_numpy(dtype=float)
     assert not np.isnan(values).any()
