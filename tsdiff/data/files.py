@@ -192,8 +192,9 @@ def _numeric_time(values: pd.Series, column: str) -> pd.TimedeltaIndex:
         row = int(np.flatnonzero(~np.isfinite(floats))[0])
         raise DataFileError(f"column {column!r} holds {floats[row]!r} at row {row}.")
     shifted = floats - floats.min()
-    unit = "s" if shifted.max() < 9e9 else "ns"
-    return pd.TimedeltaIndex(pd.to_timedelta(shifted, unit=unit), name=column)
+    if shifted.max() < 9e9:
+        return pd.TimedeltaIndex(pd.to_timedelta(shifted, unit="s"), name=column)
+    return pd.TimedeltaIndex(pd.to_timedelta(shifted, unit="ns"), name=column)
 
 
 def _check_time_order(

@@ -193,7 +193,7 @@ def _is_nullable_non_float(dtype: Any) -> bool:
 
 def _fill_frame(frame: pd.DataFrame, values: np.ndarray, missing: np.ndarray) -> pd.DataFrame:
     out = frame.copy()
-    for j, column in enumerate(frame.columns):
+    for j in range(frame.shape[1]):
         miss = missing[:, j]
         col = out.iloc[:, j]
         if not miss.any() and not _is_nullable_non_float(col.dtype):
@@ -203,11 +203,11 @@ def _fill_frame(frame: pd.DataFrame, values: np.ndarray, missing: np.ndarray) ->
             numpy_dtype = np.dtype(np.float32 if isinstance(dtype, pd.Float32Dtype) else np.float64)
             new = col.to_numpy(dtype=numpy_dtype, na_value=np.nan, copy=True)
             new[miss] = values[miss, j].astype(numpy_dtype)
-            filled: Any = pd.array(new, dtype=dtype)
+            filled: Any = pd.Series(new, index=out.index, dtype=dtype).array
         else:
             filled = col.to_numpy(dtype=dtype, na_value=np.nan, copy=True)
             filled[miss] = values[miss, j].astype(dtype)
-        out.isetitem(j, pd.Series(filled, index=out.index, name=column))
+        out.isetitem(j, filled)
     return out
 
 
