@@ -272,7 +272,13 @@ def test_index_that_is_evidently_time_warns(index: pd.Index, words: str) -> None
 
 @pytest.mark.filterwarnings("error")
 def test_ordinary_indexes_do_not_warn() -> None:
-    for index in (pd.RangeIndex(3), pd.Index([5, 6, 9]), pd.Index(["a", "b", "c"])):
+    for index in (
+        pd.RangeIndex(3),
+        pd.Index([5, 6, 9]),
+        pd.Index(["a", "b", "c"]),
+        pd.Index(["1", "2", "3"]),
+        pd.Index(["pump-1", "pump-2", "pump-3"]),
+    ):
         parse_input(pd.DataFrame({"a": [1.0, 2.0, 3.0]}, index=index))
 
 

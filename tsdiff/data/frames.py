@@ -311,6 +311,9 @@ def _looks_like_dates(index: pd.Index) -> bool:
     sample = [v for v in index[:20] if isinstance(v, str)]
     if not sample or len(sample) < min(len(index), 20):
         return False
+    # Dates have separators: plain numbers or words ("1", "pump") are labels, not dates.
+    if not all(any(ch.isdigit() for ch in v) and any(ch in "-/:T" for ch in v) for v in sample):
+        return False
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         parsed = pd.to_datetime(pd.Series(sample), errors="coerce", format="mixed")
