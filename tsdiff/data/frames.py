@@ -7,7 +7,9 @@ stamps. :class:`InputLayout` remembers the input's structure so results come bac
 Accepted inputs
 ---------------
 * one ``pandas.DataFrame`` (any index; a ``DatetimeIndex`` or ``TimedeltaIndex`` gives real,
-  possibly irregular, time stamps, any other index gives positions ``0, 1, 2, ...``);
+  possibly irregular, time stamps, any other index gives positions ``0, 1, 2, ...``, with a
+  ``UserWarning`` when it evidently holds time: a numeric index that is not strictly increasing,
+  or date strings that were not parsed);
 * a list of DataFrames with the same columns (one series each);
 * a DataFrame with a two-level ``MultiIndex`` ``(series id, time)``;
 * a 2-D ndarray ``[n_steps, n_columns]`` (one series) or a list of them;
@@ -328,10 +330,13 @@ def _warn_positional_index(index: pd.Index, where: str) -> None:
     if pd.api.types.is_numeric_dtype(index.dtype) and not pd.api.types.is_bool_dtype(index.dtype):
         if not (index.is_monotonic_increasing and index.is_unique):
             steps = np.diff(index.to_numpy(dtype=np.float64))
-            row = int(np.flatnonzero(steps <= 0)[0]) + 1
+            row = int(np.flatnonzero(~(steps > 0))[0]) + 1  # NaN labels count as a step back
+            before, after = (
+                v.item() if isinstance(v, np.generic) else v for v in (index[row - 1], index[row])
+            )
             warnings.warn(
                 f"{where}{name} is numeric but not strictly increasing (row {row}: "
-                f"{index[row - 1]!r} then {index[row]!r}); tsdiff treats rows as consecutive time "
+                f"{before!r} then {after!r}); tsdiff treats rows as consecutive time "
                 "steps in the order given, so the series is read in row order, not in index "
                 "order. Sort it with sort_index() (and drop duplicates) if the index is time.",
                 UserWarning,
@@ -408,6 +413,17 @@ def parse_input(X: Any) -> ParsedInput:
         each message names the column, row or list position at fault.
     TypeError
         For unsupported input types.
+
+    Warns
+    -----
+    UserWarning
+        When an index used as positions evidently holds time (see the module docstring).
+
+    Notes
+    -----
+    Pandas nullable columns (``Int64``, ``Float64``, ``boolean``, with ``pd.NA``) become float64
+    with NaN here; :meth:`InputLayout.fill` gives them back as described in
+    :func:`output_dtype`.
     """
     if isinstance(X, pd.Series):
         raise ValueError("Got a pandas Series; pass a DataFrame (use series.to_frame()).")
