@@ -263,6 +263,13 @@ CASES: list[Case] = [
         words=("date strings", "parse_dates"),
     ),
     Case(
+        "data-numeric-index-with-nan",
+        lambda: pd.DataFrame({"a": [1.0, 2.0, 3.0]}, index=[1.0, np.nan, 3.0]),
+        parse,
+        warns=UserWarning,
+        words=("row 1: 1.0 then nan",),
+    ),
+    Case(
         "data-reordered-int-columns",
         lambda: pd.DataFrame(np.ones((2, 3))),
         lambda x, ctx: check_column_identity(column_identity(x.columns), x[[2, 1, 0]].columns),
@@ -400,6 +407,13 @@ CASES: list[Case] = [
         fit_new,
         warns=UserWarning,
         words=("not strictly increasing",),
+    ),
+    Case(
+        "est-date-string-index",
+        lambda: sines().set_axis([f"2024-01-{1 + i // 24:02d} {i % 24:02d}:00" for i in range(96)]),
+        fit_new,
+        warns=UserWarning,
+        words=("date strings", "parse_dates"),
     ),
     # -- persistence ------------------------------------------------------------------------
     Case(
