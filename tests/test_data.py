@@ -165,3 +165,128 @@ def test_anchors_are_the_nearest_observations_outside_each_window_in_its_series(
                     )
     subset = store.subset(np.array([2, 0]))
     np.testing.assert_array_equal(subset.anchors(np.arange(2))[0], anchor_values[[2, 0]])
+
+
+# -- issue 16: nothing silently wrong ---------------------------------------------------------
+@pytest.mark.parametrize(
+    "labels",
+    [
+        [0, 1, 2],
+        [np.int64(10), np.int64(20), np.int64(30)],
+        [("a", 1), ("a", 2), ("b", 1)],
+        ["x", 1, 2.5],
+        ["t", "p", "h"],
+    ],
+    ids=["ints", "numpy-ints", "tuples", "mixed", "strings"],
+)
+def test_column_identity_catches_reordered_and_foreign_columns(labels: list) -> None:
+    from tsdiff.data.frames import check_column_identity, column_identity
+
+    columns = pd.Index(labels, tupleize_cols=False) if isinstance(labels[0], tuple) else None
+    frame = pd.DataFrame(np.ones((3, 3)), columns=columns if columns is not None else labels)
+    ids = column_identity(frame.columns)
+    assert ids is not None and all(isinstance(t, str) for t in ids)
+    import json
+
+    assert json.loads(json.dumps(ids)) == ids
+    check_column_identity(ids, frame.columns)  # same labels, same order
+    with pytest.raises(ValueError, match="another order: position 0"):
+        check_column_identity(ids, frame.columns[[1, 0, 2]])
+    renamed = frame.rename(columns={frame.columns[2]: "zz"})
+    with pytest.raises(ValueError, match=r"missing .*unexpected \['zz'\]"):
+        check_column_identity(ids, renamed.columns)
+    check_column_identity(None, frame.columns)
+    check_column_identity(ids, None)
+
+
+def test_column_identity_tells_integer_from_text_labels() -> None:
+    from tsdiff.data.frames import check_column_identity, column_identity
+
+    ids = column_identity(pd.Index([0, 1]))
+    with pytest.raises(ValueError, match="match in text but not in type"):
+        check_column_identity(ids, pd.Index(["0", "1"]))
+
+
+@pytest.mark.parametrize("magnitude", [1e-300, 1e-30, 1e-13, 1.0, 1e13, 1e200, 1e300])
+def test_scaler_is_relative_to_the_column_magnitude(magnitude: float) -> None:
+    rng = np.random.default_rng(0)
+    data = (3.0 + rng.standard_normal((64, 1))) * magnitude
+    scaler = NaNStandardScaler().fit([data])
+    assert np.all(np.isfinite(scaler.mean_)) and np.all(np.isfinite(scaler.scale_))
+    np.testing.assert_allclose(scaler.mean_ / magnitude, np.mean(data / magnitude), rtol=1e-9)
+    np.testing.assert_allclose(scaler.scale_ / magnitude, np.std(data / magnitude), rtol=1e-9)
+    standard = scaler.transform(data)
+    assert np.all(np.isfinite(standard)) and abs(float(np.std(standard)) - 1.0) < 1e-9
+    np.testing.assert_allclose(scaler.inverse_transform(standard), data, rtol=1e-12)
+
+
+def test_scaler_constant_columns_at_any_magnitude() -> None:
+    data = np.array([[1e-30, 1e200, 0.0], [1e-30, 1e200, 0.0]])
+    scaler = NaNStandardScaler().fit([data])
+    np.testing.assert_array_equal(scaler.scale_, [1e-30, 1.0, 1.0])
+    np.testing.assert_array_equal(scaler.transform(data), np.zeros_like(data))
+
+
+def test_nullable_dtypes_parse_to_float_and_fill_back() -> None:
+    frame = pd.DataFrame(
+        {
+            "i": pd.array([1, None, 3], dtype="Int64"),
+            "f": pd.array([0.5, 1.5, None], dtype="Float64"),
+            "b": pd.array([True, None, False], dtype="boolean"),
+            "f32": np.array([1.0, np.nan, 2.0], dtype=np.float32),
+            "n": np.array([1, 2, 3]),
+            "full": pd.array([4, 5, 6], dtype="Int64"),
+        }
+    )
+    parsed = parse_input(frame)
+    values = parsed.values[0]
+    assert values.dtype == np.float64
+    np.testing.assert_array_equal(np.isnan(values), frame.isna().to_numpy())
+    missing = np.isnan(values)
+    out = parsed.layout.fill(frame, [np.full_like(values, 7.25)], [missing])
+    assert dict(out.dtypes.astype(str)) == {
+        "i": "Float64",
+        "f": "Float64",
+        "b": "Float64",
+        "f32": "float32",
+        "n": "int64",
+        "full": "Float64",
+    }
+    assert out.notna().all().all()
+    assert out.loc[1, "i"] == 7.25 and out.loc[0, "i"] == 1.0 and out.loc[1, "b"] == 7.25
+    assert out.loc[2, "f"] == 7.25 and out["full"].tolist() == [4.0, 5.0, 6.0]
+
+
+@pytest.mark.parametrize(
+    ("index", "words"),
+    [
+        (pd.Index([3, 1, 2]), "not strictly increasing"),
+        (pd.Index([1, 1, 2]), "not strictly increasing"),
+        (pd.Index(["2024-01-01", "2024-01-02", "2024-01-03"], name="day"), "parse_dates"),
+    ],
+)
+def test_index_that_is_evidently_time_warns(index: pd.Index, words: str) -> None:
+    with pytest.warns(UserWarning, match=words):
+        parse_input(pd.DataFrame({"a": [1.0, 2.0, 3.0]}, index=index))
+
+
+@pytest.mark.filterwarnings("error")
+def test_ordinary_indexes_do_not_warn() -> None:
+    for index in (
+        pd.RangeIndex(3),
+        pd.Index([5, 6, 9]),
+        pd.Index(["a", "b", "c"]),
+        pd.Index(["1", "2", "3"]),
+        pd.Index(["pump-1", "pump-2", "pump-3"]),
+    ):
+        parse_input(pd.DataFrame({"a": [1.0, 2.0, 3.0]}, index=index))
+
+
+def test_all_missing_input_is_detectable() -> None:
+    from tsdiff.data.frames import has_observed, require_observed
+
+    empty = parse_input(pd.DataFrame({"a": [np.nan, np.nan]}))
+    assert not has_observed(empty)
+    with pytest.raises(ValueError, match="every one of the 2 cells is missing"):
+        require_observed(empty)
+    require_observed(parse_input(pd.DataFrame({"a": [np.nan, 1.0]})))

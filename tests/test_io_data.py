@@ -8,7 +8,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tsdiff.data.files import DataFileError, read_table, split_table, table_format, write_table
+from tsdiff.data import parse_input
+from tsdiff.data.files import (
+    DataFileError,
+    read_table,
+    select_features,
+    split_table,
+    table_format,
+    write_table,
+)
 from tsdiff.datasets import dataset_path, load_air_quality, load_server_metrics
 from tsdiff.evaluation import hide_observed, linear_interpolation
 
@@ -68,13 +76,14 @@ def test_split_table_and_errors(tmp_path):
             "label": [0, 1, 0],
         }
     )
-    split = split_table(table)
+    with pytest.warns(UserWarning, match="note"):
+        split = split_table(table)
     assert isinstance(split.features.index, pd.DatetimeIndex)
     assert list(split.features.columns) == ["a", "b"]
     assert split.ignored == ["note"] and split.labels is not None
     assert list(split.to_table().columns) == list(table.columns)
     bad = table.assign(time=["2024-01-01", "not a time", "2024-01-03"])
-    with pytest.raises(DataFileError, match="'not a time' at row 1"):
+    with pytest.raises(DataFileError, match="'not a time' at row 1"), pytest.warns(UserWarning):
         split_table(bad, source="x.csv")
     with pytest.raises(DataFileError, match="missing feature column"):
         split_table(table, columns=["a", "zzz"])
@@ -118,3 +127,65 @@ def test_hide_observed_and_linear_interpolation():
     np.testing.assert_allclose(linear_interpolation(line)["v"], [0, 1, 2, 4, 6, 8])
     with pytest.raises(ValueError, match="fraction"):
         hide_observed(frame, 1.5)
+
+
+# -- issue 16: nothing silently wrong in files -------------------------------------------------
+@pytest.mark.parametrize(
+    ("times", "series", "words"),
+    [
+        ([30, 10, 20], None, "'time' goes back in time at row 1: 10 after 30 at row 0"),
+        ([10, 20, 20], None, "'time' repeats at row 2: 20 after 20 at row 1"),
+        ([1.5, 0.5, 2.5], None, "goes back in time at row 1: 0.5 after 1.5"),
+        (
+            [1, 5, 2, 4],
+            ["a", "b", "a", "b"],
+            "in series 'b' goes back in time at row 3: 4 after 5 at row 1",
+        ),
+        (
+            ["2024-01-02", "2024-01-01", "2024-01-03"],
+            None,
+            "goes back in time at row 1: '2024-01-01' after '2024-01-02'",
+        ),
+    ],
+)
+def test_time_column_out_of_order_is_refused(times, series, words):
+    table = pd.DataFrame({"time": times, "a": np.arange(len(times), dtype=float)})
+    if series is not None:
+        table["site"] = series
+    with pytest.raises(DataFileError, match=words) as info:
+        split_table(table, series_column="site" if series else None, source="x.csv")
+    assert "sort the file by 'time'" in str(info.value)
+
+
+def test_integer_time_stamps_keep_their_spacing_and_are_written_back():
+    table = pd.DataFrame({"time": [1_700_000_000, 1_700_000_060, 1_700_000_300], "a": [1.0, 2, 3]})
+    split = split_table(table)
+    assert isinstance(split.features.index, pd.TimedeltaIndex)
+    parsed = parse_input(split.features)
+    assert parsed.real_time
+    assert parsed.series(60.0).timestamps[0].tolist() == [0.0, 1.0, 5.0]  # integers count ns
+    pd.testing.assert_frame_equal(split.to_table(), table)
+
+
+def test_one_bad_cell_stops_with_column_row_and_value():
+    table = pd.DataFrame({"a": ["1.5", "2.5", "n/a?", "4"], "b": [1.0, 2.0, 3.0, 4.0]})
+    with pytest.raises(DataFileError, match=r"column 'a' is numeric but holds 'n/a\?' at row 2"):
+        split_table(table, source="x.csv")
+    with pytest.raises(DataFileError, match=r"'a' is numeric but holds 'n/a\?' at row 2"):
+        split_table(table, columns=["a"])
+    split = split_table(table, columns=["b"])  # an explicit choice leaves 'a' alone
+    assert list(split.features.columns) == ["b"]
+
+
+def test_text_only_column_is_ignored_visibly():
+    table = pd.DataFrame({"a": [1.0, 2.0], "station": ["s1", "s2"]})
+    with pytest.warns(UserWarning, match=r"\['station'\] hold no numbers and are not modelled"):
+        split = split_table(table)
+    assert split.ignored == ["station"]
+
+
+def test_model_column_with_a_bad_cell_is_named_at_impute():
+    table = split_table(pd.DataFrame({"a": [1.0, 2.0], "b": [3.0, 4.0]}))
+    table.extra = pd.DataFrame({"c": ["1", "x"]}, index=table.features.index)
+    with pytest.raises(DataFileError, match="column 'c' is numeric but holds 'x' at row 1"):
+        select_features(table, ["a", "c"])

@@ -21,7 +21,16 @@ from sklearn.base import BaseEstimator
 from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from tsdiff.data.frames import ParsedInput, SeriesSet, base_time_step, column_names, parse_input
+from tsdiff.data.frames import (
+    ParsedInput,
+    SeriesSet,
+    base_time_step,
+    check_column_identity,
+    column_identity,
+    column_names,
+    parse_input,
+    require_observed,
+)
 from tsdiff.data.scaling import NaNStandardScaler
 from tsdiff.data.windows import WindowStore, build_window_store
 from tsdiff.diffusion.schedules import NoiseSchedule
@@ -161,41 +170,24 @@ class DiffusionEstimatorBase(BaseEstimator):
                 )
         labels = parsed.layout.columns
         if reset:
-            self.column_labels_ = None if labels is None else [_label_key(c) for c in labels]
+            self.column_ids_ = column_identity(labels)
             names = column_names(parsed)
             if names is not None and all(isinstance(c, str) for c in labels):  # type: ignore[union-attr]
                 self.feature_names_in_ = names
             elif hasattr(self, "feature_names_in_"):
                 del self.feature_names_in_
         else:
-            self._check_columns(labels)
+            check_column_identity(getattr(self, "column_ids_", None), labels)
         return parsed
 
-    def _check_columns(self, labels: Any) -> None:
-        """Refuse columns that differ from fit's in identity or order, for every label type."""
-        fitted = getattr(self, "column_labels_", None)
-        if fitted is None or labels is None:
-            return
-        given = [_label_key(c) for c in labels]
-        if given == fitted:
-            return
-        missing = [c for c in fitted if c not in given]
-        extra = [c for c in given if c not in fitted]
-        if not missing and not extra:
-            moved = [c for c, f in zip(given, fitted, strict=True) if c != f]
-            raise ValueError(
-                f"The columns are those seen in fit but in another order (first out of place: "
-                f"{moved[0]!r}); reorder them as in fit: {fitted}."
-            )
-        raise ValueError(
-            f"The columns differ from those seen in fit: missing {missing}, unexpected {extra}. "
-            "Pass the columns the model was fitted on, in the same order."
-        )
-
     def _check_fitted_input(self, X: Any) -> ParsedInput:
+        """Validate the parameters (also after ``set_params``) and ``X`` against fit's columns;
+        ``X`` must hold at least one observed value."""
         check_is_fitted(self, "model_")
         self._check_params()
-        return self._parse(X, reset=False)
+        parsed = self._parse(X, reset=False)
+        require_observed(parsed)
+        return parsed
 
     def _standardise(self, series: SeriesSet) -> list[np.ndarray]:
         return [self.scaler_.transform(v) for v in series.values]
@@ -443,16 +435,3 @@ class DiffusionEstimatorBase(BaseEstimator):
             self.model_ = self.model_.cpu()
         self.last_sampling_seconds_ = time.perf_counter() - start
         return drawn
-
-
-def _label_key(label: Any) -> Any:
-    """A column label in a JSON-safe form that keeps its identity (type and value)."""
-    if isinstance(label, tuple):
-        return [_label_key(part) for part in label]
-    if isinstance(label, (bool, np.bool_)):
-        return bool(label)
-    if isinstance(label, (int, np.integer)):
-        return int(label)
-    if isinstance(label, (float, np.floating)):
-        return float(label)
-    return str(label) if not isinstance(label, str) else label

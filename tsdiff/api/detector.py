@@ -397,7 +397,9 @@ class TSDiffAnomalyDetector(DiffusionEstimatorBase):
         digest.update(repr(self.threshold_).encode())
         for values, index in zip(parsed.values, parsed.layout.indexes, strict=True):
             digest.update(np.ascontiguousarray(values).tobytes())
-            digest.update(pd.util.hash_pandas_object(pd.Index(index), index=False).to_numpy().tobytes())
+            digest.update(
+                pd.util.hash_pandas_object(pd.Index(index), index=False).to_numpy().tobytes()
+            )
         return digest.hexdigest()
 
     def score(self, X: Any) -> DetectionResult:

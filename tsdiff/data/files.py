@@ -7,6 +7,7 @@ feature columns with the time (and series) as index.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -114,7 +115,11 @@ class Table:
     order : list of str
         The columns of the original table, in order.
     ignored : list of str
-        Non-numeric columns that were left out of the features (not asked for explicitly).
+        Columns without a single number (such as a text id) that were left out of the features
+        (not asked for explicitly); :func:`split_table` warns about them.
+    time_values : Series or None
+        The time column as read, written back unchanged (numeric time stamps are turned into a
+        ``TimedeltaIndex`` for the model, see :func:`split_table`).
     """
 
     features: pd.DataFrame
@@ -124,6 +129,7 @@ class Table:
     series_column: str | None
     order: list[str]
     ignored: list[str]
+    time_values: pd.Series | None = None
 
     def to_table(
         self, features: pd.DataFrame | None = None, added: pd.DataFrame | None = None
@@ -141,6 +147,8 @@ class Table:
         if index_columns:
             index_frame = self.features.index.to_frame(index=False)
             index_frame.columns = index_columns
+            if self.time_values is not None and self.time_column is not None:
+                index_frame[self.time_column] = self.time_values.to_numpy()
             merged = pd.concat([index_frame, merged], axis=1)
         ordered = [c for c in self.order if c in merged.columns]
         rest = [c for c in merged.columns if c not in set(ordered)]
@@ -156,7 +164,7 @@ def _parse_time(values: pd.Series, column: str, time_format: str | None, source:
     ):
         return pd.Index(values, name=column)
     if pd.api.types.is_integer_dtype(values.dtype) or pd.api.types.is_float_dtype(values.dtype):
-        return pd.Index(values.to_numpy(), name=column)
+        return _numeric_time(values, column)
     parsed = pd.to_datetime(values, format=time_format, errors="coerce")
     if parsed.isna().any():
         row = int(np.flatnonzero(parsed.isna().to_numpy())[0])
@@ -167,6 +175,101 @@ def _parse_time(values: pd.Series, column: str, time_format: str | None, source:
             f"stamp{hint}; fix it, choose another --time-column, or set data.time_format."
         )
     return pd.DatetimeIndex(parsed, name=column)
+
+
+def _numeric_time(values: pd.Series, column: str) -> pd.TimedeltaIndex:
+    """Numeric time stamps (epoch seconds, sample numbers, ...) as a ``TimedeltaIndex`` from the
+    first stamp, so the model sees their real, possibly irregular, spacing.
+
+    The unit does not matter (time is measured in multiples of the median step): integers count
+    nanoseconds exactly, floats count seconds (nanoseconds when their range is too wide for that).
+    """
+    if pd.api.types.is_integer_dtype(values.dtype):
+        raw = values.to_numpy(dtype=np.int64)
+        return pd.TimedeltaIndex(pd.to_timedelta(raw - raw.min(), unit="ns"), name=column)
+    floats = values.to_numpy(dtype=np.float64)
+    if not np.isfinite(floats).all():
+        row = int(np.flatnonzero(~np.isfinite(floats))[0])
+        raise DataFileError(f"column {column!r} holds {floats[row]!r} at row {row}.")
+    shifted = floats - floats.min()
+    if shifted.max() < 9e9:
+        return pd.TimedeltaIndex(pd.to_timedelta(shifted, unit="s"), name=column)
+    return pd.TimedeltaIndex(pd.to_timedelta(shifted, unit="ns"), name=column)
+
+
+def _check_time_order(
+    time_index: pd.Index, ids: pd.Series | None, column: str, values: pd.Series, where: str
+) -> None:
+    """Refuse time stamps that go backwards or repeat (within a series), naming the first row."""
+    if isinstance(time_index, (pd.DatetimeIndex, pd.TimedeltaIndex)):
+        stamps = time_index.as_unit("ns").asi8
+    else:
+        stamps = np.asarray(time_index, dtype=np.float64)
+    groups = (
+        [np.arange(len(stamps))]
+        if ids is None
+        else list(ids.groupby(ids, sort=False).indices.values())
+    )
+    first: int | None = None
+    for rows in groups:
+        bad = np.flatnonzero(np.diff(stamps[rows]) <= 0)
+        if bad.size:
+            row = int(rows[bad[0] + 1])
+            first = row if first is None else min(first, row)
+    if first is None:
+        return
+    series = ids.iloc[first] if ids is not None else None
+    previous = (
+        int(np.flatnonzero((ids == series).to_numpy()[:first])[-1])
+        if ids is not None
+        else first - 1
+    )
+    kind = "repeats" if stamps[previous] == stamps[first] else "goes back in time"
+    in_series = f" in series {series!r}" if ids is not None else ""
+    now, before = _plain(values.iloc[first]), _plain(values.iloc[previous])
+    raise DataFileError(
+        f"{where}column {column!r}{in_series} {kind} at row {first}: {now!r} "
+        f"after {before!r} at row {previous}. The rows must be in time order "
+        "with no duplicate time stamps (numbers in a time column are time stamps, not row "
+        f"positions); sort the file by {column!r}, and drop or merge duplicate rows."
+    )
+
+
+def _plain(value: object) -> object:
+    """A numpy scalar as the Python value (for readable messages)."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def _first_bad_cell(column: pd.Series) -> tuple[int, object] | None:
+    """Row and value of the first non-empty cell of a column that is not a number."""
+    numbers = pd.to_numeric(column, errors="coerce")
+    bad = numbers.isna().to_numpy() & column.notna().to_numpy()
+    if not bad.any():
+        return None
+    row = int(np.flatnonzero(bad)[0])
+    return row, _plain(column.iloc[row])
+
+
+def _holds_numbers(column: pd.Series) -> bool:
+    """Whether a text column holds at least one number (it is meant to be numeric)."""
+    return bool(pd.to_numeric(column, errors="coerce").notna().any())
+
+
+def _bad_cell_error(table: pd.DataFrame, names: list[str], where: str) -> DataFileError | None:
+    for name in names:
+        found = _first_bad_cell(table[name])
+        if found is not None:
+            row, value = found
+            n_bad = int(
+                (pd.to_numeric(table[name], errors="coerce").isna() & table[name].notna()).sum()
+            )
+            return DataFileError(
+                f"{where}column {name!r} is numeric but holds {value!r} at row {row} "
+                f"({n_bad} such cell(s) in all), which is not a number; the column cannot be "
+                "modelled as it is. Fix the cell, leave it empty to mark it missing (it is then "
+                "imputed), or choose the feature columns explicitly with --columns."
+            )
+    return None
 
 
 def split_table(
@@ -235,6 +338,10 @@ def split_table(
                 f"{where}column(s) {clash} cannot be both a feature and the time/series/label "
                 "column."
             )
+        partial = [c for c in columns if not _is_numeric(table[c]) and _holds_numbers(table[c])]
+        error = _bad_cell_error(table, partial, where)
+        if error is not None:
+            raise error
         bad = [c for c in columns if not _is_numeric(table[c])]
         if bad:
             raise DataFileError(
@@ -245,22 +352,37 @@ def split_table(
         features = list(columns)
     else:
         features = [c for c in table.columns if c not in reserved and _is_numeric(table[c])]
-        ignored = [c for c in table.columns if c not in reserved and c not in features]
+        others = [c for c in table.columns if c not in reserved and c not in features]
+        error = _bad_cell_error(table, [c for c in others if _holds_numbers(table[c])], where)
+        if error is not None:
+            raise error
+        ignored = others
         if not features:
             raise DataFileError(
                 f"{where}no numeric feature column found; the columns are {available}."
+            )
+        if ignored:
+            warnings.warn(
+                f"{where}column(s) {ignored} hold no numbers and are not modelled (they are "
+                "passed through to the output unchanged); choose the feature columns "
+                "explicitly with --columns (columns=) to silence this.",
+                UserWarning,
+                stacklevel=2,
             )
     if time_column is not None:
         time_index: pd.Index = _parse_time(table[time_column], time_column, time_format, where)
     else:
         time_index = pd.RangeIndex(len(table))
+    ids = table[series_column] if series_column is not None else None
+    if ids is not None and ids.isna().any():
+        row = int(np.flatnonzero(ids.isna().to_numpy())[0])
+        raise DataFileError(
+            f"{where}column {series_column!r} has a missing series id at row {row}."
+        )
+    if time_column is not None:
+        _check_time_order(time_index, ids, time_column, table[time_column], where)
     if series_column is not None:
-        ids = table[series_column]
-        if ids.isna().any():
-            row = int(np.flatnonzero(ids.isna().to_numpy())[0])
-            raise DataFileError(
-                f"{where}column {series_column!r} has a missing series id at row {row}."
-            )
+        assert ids is not None
         if time_column is None:
             time_index = pd.Index(
                 table.groupby(series_column, sort=False).cumcount().to_numpy(), name="step"
@@ -278,7 +400,10 @@ def split_table(
     if label is not None:
         labels = table[label].copy()
         labels.index = index
-    return Table(frame, labels, extra, time_column, series_column, list(table.columns), ignored)
+    time_values = table[time_column].copy() if time_column is not None else None
+    return Table(
+        frame, labels, extra, time_column, series_column, list(table.columns), ignored, time_values
+    )
 
 
 def _is_numeric(column: pd.Series) -> bool:
@@ -308,6 +433,9 @@ def select_features(table: Table, names: list[str], source: str = "") -> pd.Data
             f"{where}missing column(s) {missing} that the model was fitted on; the file has "
             f"{list(table.order)}."
         )
+    error = _bad_cell_error(pool, [n for n in names if not _is_numeric(pool[n])], where)
+    if error is not None:
+        raise error
     try:
         return pool[names].astype(np.float64)
     except (TypeError, ValueError) as err:
@@ -320,5 +448,12 @@ def regroup(table: Table, names: list[str]) -> Table:
     features = pool[names].astype(np.float64)
     extra = pool[[c for c in pool.columns if c not in set(names)]]
     return Table(
-        features, table.labels, extra, table.time_column, table.series_column, table.order, []
+        features,
+        table.labels,
+        extra,
+        table.time_column,
+        table.series_column,
+        table.order,
+        [],
+        table.time_values,
     )

@@ -4,12 +4,26 @@ from __future__ import annotations
 
 import numpy as np
 
+CONSTANT_TOLERANCE = 1e-12
+"""A column is constant when its standard deviation is at most this times its absolute mean."""
+
+
+def _names(positions: np.ndarray, labels: list[str] | None) -> list[object]:
+    return [labels[i] for i in positions] if labels is not None else positions.tolist()
+
 
 class NaNStandardScaler:
     """Standardise columns with statistics computed over observed cells only.
 
-    Columns with zero spread (constant sensors) get a scale of 1 so they pass through unchanged
-    up to the shift.
+    The statistics are computed on each column divided by its largest absolute value, then scaled
+    back, so neither tiny (``1e-300``) nor huge (``1e300``) magnitudes underflow or overflow.
+
+    A column is *constant* when its spread is negligible relative to its own magnitude:
+    ``std <= 1e-12 * |mean|`` (or ``std == 0``). Constant columns get a scale of
+    ``min(1, |mean|)`` (1 when the mean is 0), so they pass through unchanged up to the shift and
+    any model output stays small relative to the column's magnitude. The rule is relative: a
+    sensor whose values are all around ``1e-13`` but vary is *not* constant and gets its own
+    standard deviation as scale.
 
     Attributes
     ----------
@@ -30,17 +44,31 @@ class NaNStandardScaler:
         stacked = np.concatenate(arrays, axis=0)
         counts = np.sum(~np.isnan(stacked), axis=0)
         if (counts == 0).any():
-            empty = np.flatnonzero(counts == 0)
-            names = (
-                [column_labels[i] for i in empty] if column_labels is not None else empty.tolist()
-            )
+            names = _names(np.flatnonzero(counts == 0), column_labels)
             raise ValueError(
                 f"Column(s) {names} have no observed value in the training data, so their scale "
                 "cannot be learned; drop them or provide data where they are observed."
             )
-        self.mean_ = np.nanmean(stacked, axis=0)
-        std = np.nanstd(stacked, axis=0)
-        self.scale_ = np.where(std > 1e-12 * np.maximum(np.abs(self.mean_), 1.0), std, 1.0)
+        magnitude = np.nanmax(np.abs(stacked), axis=0)
+        unit = np.where(magnitude > 0, magnitude, 1.0)
+        relative = stacked / unit  # within [-1, 1]: no overflow in the squares below
+        mean_rel = np.nanmean(relative, axis=0)
+        std_rel = np.nanstd(relative, axis=0)
+        constant = std_rel <= CONSTANT_TOLERANCE * np.abs(mean_rel)
+        mean = mean_rel * unit
+        std = std_rel * unit
+        constant_scale = np.where(mean == 0, 1.0, np.minimum(1.0, np.abs(mean)))
+        scale = np.where(constant | (std <= 0), constant_scale, std)
+        bad = ~(np.isfinite(mean) & np.isfinite(scale) & (scale > 0))
+        if bad.any():
+            names = _names(np.flatnonzero(bad), column_labels)
+            raise ValueError(
+                f"Column(s) {names} cannot be standardised in float64 (their mean or spread is "
+                "not a finite positive number); rescale them (e.g. divide by a power of ten) "
+                "before calling."
+            )
+        self.mean_ = mean
+        self.scale_ = scale
         return self
 
     def transform(self, values: np.ndarray) -> np.ndarray:
