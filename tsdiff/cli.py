@@ -364,15 +364,18 @@ def _read_for_model(args: argparse.Namespace, estimator: Any, info: dict[str, An
         if args.label_column is not None
         else defaults.get("label_column", "label")
     )
+    names = info.get("feature_names_in")
+    raw = read_table(args.data)
     table = split_table(
-        read_table(args.data),
+        raw,
         time_column=args.time_column or defaults.get("time_column"),
         series_column=args.series_column or defaults.get("series_column"),
         label_column=label,
+        # only the model's columns are parsed: text in a column it does not use is no error
+        columns=[str(n) for n in names if str(n) in raw.columns] if names else None,
         time_format=defaults.get("time_format"),
         source=str(args.data),
     )
-    names = info.get("feature_names_in")
     if names:
         select_features(table, list(names), source=str(args.data))
         return regroup(table, list(names))
