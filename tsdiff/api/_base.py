@@ -26,6 +26,7 @@ from tsdiff.diffusion.samplers import SAMPLERS
 from tsdiff.diffusion.schedules import SCHEDULES, NoiseSchedule
 from tsdiff.model.conditioning import CONDITION_FILLS
 from tsdiff.model.denoiser import CSDIDenoiser
+from tsdiff.observers import FitSession
 
 # Cells (window-samples x features x steps) per network call when sampling on CPU with 64
 # channels (scaled inversely with the channels): 16 windows of 36 x 36. Activations of bigger
@@ -71,10 +72,6 @@ DIFFUSION_PARAMETER_CONSTRAINTS: dict[str, list[Any]] = {
     "calibration_windows": [Interval(Integral, 0, None, closed="left")],
     "random_state": [None, Interval(Integral, 0, 2**32 - 1, closed="both")],
     "verbose": ["boolean"],
-    "tracking": ["boolean"],
-    "tracking_uri": [None, str],
-    "experiment_name": [str],
-    "registered_model_name": [None, str],
 }
 
 
@@ -125,10 +122,6 @@ class DiffusionEstimatorBase(BaseEstimator):
     calibration_windows: int
     random_state: int | None
     verbose: bool
-    tracking: bool
-    tracking_uri: str | None
-    experiment_name: str
-    registered_model_name: str | None
 
     # Held-out series of the last fit (for interval calibration), released after use.
     _held_out_series: SeriesSet | None = None
@@ -262,11 +255,13 @@ class DiffusionEstimatorBase(BaseEstimator):
             ),
         )
 
-    def _fit_diffusion(self, X: Any, validation_data: Any = None) -> ParsedInput:
+    def _fit_diffusion(
+        self, X: Any, validation_data: Any = None, session: FitSession | None = None
+    ) -> ParsedInput:
         """Validate input, fit the scaler and train the network; sets the fitted attributes.
 
-        With ``tracking=True`` the run is recorded in MLflow (see :mod:`tsdiff.tracking`): params
-        and per-epoch losses here, the fitted model by :meth:`_finish_tracking`.
+        ``session`` (from :func:`tsdiff.observers.observe_fit`) gives the training its Lightning
+        loggers and callbacks (e.g. MLflow autologging's).
         """
         self._validate_params()
         self._check_parameter_consistency()
@@ -308,13 +303,8 @@ class DiffusionEstimatorBase(BaseEstimator):
 
         from tsdiff.training.fit import TrainingConfig, train_denoiser
 
-        logger: Any = False
-        self._tracking_session = None
-        if self.tracking:
-            from tsdiff.tracking import start_fit_run
-
-            self._tracking_session = start_fit_run(self)
-            logger = self._tracking_session.lightning_logger
+        loggers = session.loggers if session is not None else []
+        logger: Any = loggers[0] if loggers else False
         if self.random_state is not None:
             torch.manual_seed(self.random_state)
         network = self._build_network(parsed.values[0].shape[1])
@@ -334,15 +324,10 @@ class DiffusionEstimatorBase(BaseEstimator):
             seed=self.random_state,
             verbose=self.verbose,
             logger=logger,
+            extra_callbacks=session.callbacks if session is not None else [],
             hide_masks=self._training_hide_masks(parsed.values[0].shape[1]),
         )
-        try:
-            result = train_denoiser(
-                network, self._schedule_config(), train_store, val_store, config
-            )
-        except BaseException:
-            self._abort_tracking()
-            raise
+        result = train_denoiser(network, self._schedule_config(), train_store, val_store, config)
         self.model_ = result.network
         self.history_ = result.history
         self.n_epochs_ = result.epochs
@@ -354,31 +339,13 @@ class DiffusionEstimatorBase(BaseEstimator):
         self.train_windows_per_second_ = result.windows_seen / max(result.seconds, 1e-9)
         return parsed
 
-    def _finish_tracking(self, X: Any) -> None:
-        """Log the fitted model to the MLflow run opened in fit, and close the run."""
-        session = getattr(self, "_tracking_session", None)
-        if session is not None:
-            try:
-                session.finish(self, X)
-            finally:
-                self._tracking_session = None
-
-    def _abort_tracking(self) -> None:
-        """Mark the MLflow run opened in fit as failed (fit raised) and drop it."""
-        session = getattr(self, "_tracking_session", None)
-        if session is not None:
-            self._tracking_session = None
-            abort = getattr(session, "abort", None)
-            if callable(abort):
-                abort()
-
     # -- persistence ------------------------------------------------------------------------
     def save(self, path: Any) -> None:
         """Save the fitted estimator to the directory ``path`` (JSON config + weights).
 
         Loading never executes code from the files (weights are read with ``weights_only``).
         """
-        from tsdiff.api.persistence import save_estimator
+        from tsdiff.persistence import save_estimator
 
         save_estimator(self, path)
 
@@ -392,7 +359,7 @@ class DiffusionEstimatorBase(BaseEstimator):
             If the directory was written by an incompatible tsdiff version, holds another
             estimator class, or its files were altered.
         """
-        from tsdiff.api.persistence import load_estimator
+        from tsdiff.persistence import load_estimator
 
         return load_estimator(path, expected_class=cls)
 

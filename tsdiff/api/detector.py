@@ -17,6 +17,7 @@ from tsdiff.data.frames import ParsedInput, SeriesSet
 from tsdiff.data.masking import TARGET_STRATEGIES
 from tsdiff.data.windows import WindowStore, build_window_store
 from tsdiff.diffusion.schedules import NoiseSchedule
+from tsdiff.observers import observe_fit
 from tsdiff.scoring.aggregate import (
     AGGREGATIONS,
     WINDOW_COMBINATIONS,
@@ -95,10 +96,6 @@ _SHARED_PARAMETERS = (
     "precision",
     "random_state",
     "verbose",
-    "tracking",
-    "tracking_uri",
-    "experiment_name",
-    "registered_model_name",
 )
 _FITTED_FROM_IMPUTER = (
     "model_",
@@ -228,8 +225,6 @@ class TSDiffAnomalyDetector(DiffusionEstimatorBase):
         20k cells per call (bigger batches fall out of cache), on a GPU 256.
     random_state : int or None, default=None
     verbose : bool, default=True
-    tracking, tracking_uri, experiment_name, registered_model_name
-        MLflow tracking of ``fit``, as in :class:`~tsdiff.TSDiffImputer`.
     contamination : float or None, default=None
         If set, in (0, 0.5]: the threshold flags this fraction of the calibration scores,
         overriding ``threshold``.
@@ -402,10 +397,6 @@ class TSDiffAnomalyDetector(DiffusionEstimatorBase):
         inference_batch_size: int | None = None,
         random_state: int | None = None,
         verbose: bool = True,
-        tracking: bool = False,
-        tracking_uri: str | None = None,
-        experiment_name: str = "tsdiff",
-        registered_model_name: str | None = None,
         contamination: float | None = None,
         threshold: str | float = "auto",
         risk: float = 0.002,
@@ -461,10 +452,6 @@ class TSDiffAnomalyDetector(DiffusionEstimatorBase):
         self.inference_batch_size = inference_batch_size
         self.random_state = random_state
         self.verbose = verbose
-        self.tracking = tracking
-        self.tracking_uri = tracking_uri
-        self.experiment_name = experiment_name
-        self.registered_model_name = registered_model_name
         self.contamination = contamination
         self.threshold = threshold
         self.risk = risk
@@ -563,19 +550,19 @@ class TSDiffAnomalyDetector(DiffusionEstimatorBase):
         """
         self._validate_params()
         self._check_parameter_consistency()
-        self._fit_diffusion(X)
-        calibration = self._calibration_series
-        del self._calibration_series
-        if self.calibration_on_training_data_:
-            warnings.warn(
-                "The training data is too short to hold out a calibration part "
-                f"(calibration_fraction={self.calibration_fraction}, window_length="
-                f"{self.window_length}); calibrating on the training data, so the threshold is "
-                "optimistic. Pass longer or more series.",
-                stacklevel=2,
-            )
-        self._calibrate(calibration)
-        self._finish_tracking(X)
+        with observe_fit(self, X) as session:
+            self._fit_diffusion(X, session=session)
+            calibration = self._calibration_series
+            del self._calibration_series
+            if self.calibration_on_training_data_:
+                warnings.warn(
+                    "The training data is too short to hold out a calibration part "
+                    f"(calibration_fraction={self.calibration_fraction}, window_length="
+                    f"{self.window_length}); calibrating on the training data, so the threshold "
+                    "is optimistic. Pass longer or more series.",
+                    stacklevel=2,
+                )
+            self._calibrate(calibration)
         return self
 
     @classmethod

@@ -11,6 +11,7 @@ from sklearn.base import TransformerMixin
 
 from tsdiff.api._base import DiffusionEstimatorBase
 from tsdiff.data.frames import ParsedInput
+from tsdiff.observers import observe_fit
 
 
 class TSDiffImputer(  # type: ignore[call-arg]
@@ -117,15 +118,6 @@ class TSDiffImputer(  # type: ignore[call-arg]
         Seed of training and sampling; an int makes results reproducible on CPU.
     verbose : bool, default=True
         Show progress bars (training and sampling).
-    tracking : bool, default=False
-        Record ``fit`` in MLflow: parameters, per-epoch losses and the fitted model.
-    tracking_uri : str or None, default=None
-        MLflow tracking URI; None uses ``MLFLOW_TRACKING_URI`` when set, else
-        ``sqlite:///mlflow.db``.
-    experiment_name : str, default="tsdiff"
-        MLflow experiment of the runs.
-    registered_model_name : str or None, default=None
-        When set, the logged model is also registered under this name.
 
     Attributes
     ----------
@@ -200,10 +192,6 @@ class TSDiffImputer(  # type: ignore[call-arg]
         calibration_windows: int = 32,
         random_state: int | None = None,
         verbose: bool = True,
-        tracking: bool = False,
-        tracking_uri: str | None = None,
-        experiment_name: str = "tsdiff",
-        registered_model_name: str | None = None,
     ) -> None:
         self.window_length = window_length
         self.train_stride = train_stride
@@ -243,10 +231,6 @@ class TSDiffImputer(  # type: ignore[call-arg]
         self.calibration_windows = calibration_windows
         self.random_state = random_state
         self.verbose = verbose
-        self.tracking = tracking
-        self.tracking_uri = tracking_uri
-        self.experiment_name = experiment_name
-        self.registered_model_name = registered_model_name
 
     def fit(self, X: Any, y: Any = None, *, validation_data: Any = None) -> TSDiffImputer:
         """Learn column statistics and train the diffusion model on ``X``.
@@ -265,13 +249,13 @@ class TSDiffImputer(  # type: ignore[call-arg]
         -------
         self : TSDiffImputer
         """
-        parsed = self._fit_diffusion(X, validation_data)
-        held_out = self._held_out_series
-        self._held_out_series = None
-        self._calibrate_on_held_out(
-            held_out if held_out is not None else parsed.series(self.time_step_)
-        )
-        self._finish_tracking(X)
+        with observe_fit(self, X) as session:
+            parsed = self._fit_diffusion(X, validation_data, session)
+            held_out = self._held_out_series
+            self._held_out_series = None
+            self._calibrate_on_held_out(
+                held_out if held_out is not None else parsed.series(self.time_step_)
+            )
         return self
 
     def _missing(self, parsed: ParsedInput) -> list[np.ndarray]:
