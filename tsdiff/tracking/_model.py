@@ -109,6 +109,7 @@ def log_model(
         ``model_uri`` loads it with ``mlflow.pyfunc.load_model``.
     """
     import mlflow
+    from mlflow.models import Model
     from mlflow.tracking import MlflowClient
 
     from tsdiff.persistence import save_estimator
@@ -120,18 +121,22 @@ def log_model(
         save_estimator(estimator, data_path, metadata={"pyfunc": metadata})
         code = _copy_package(Path(tmp) / "code")
         with using_tracking_uri(uri), quiet_mlflow():
+            client = MlflowClient(uri)
             active = mlflow.active_run()
-            if run_id is None and active is None:
-                client = MlflowClient(uri)
+            owns = False
+            if run_id is None and active is not None:
+                run_id = str(active.info.run_id)
+            elif run_id is None:
                 experiment_id = get_or_create_experiment(client, experiment_name, uri)
-                run_context: Any = mlflow.start_run(experiment_id=experiment_id)
-            elif active is not None and (run_id is None or active.info.run_id == run_id):
-                run_context = contextlib.nullcontext()
-            else:
-                run_context = mlflow.start_run(run_id=run_id, nested=active is not None)
-            with run_context:
-                info = mlflow.pyfunc.log_model(
+                run_id = str(client.create_run(experiment_id).info.run_id)
+                owns = True
+            try:
+                # Model.log with an explicit run: no fluent run is started or ended.
+                info = Model.log(
+                    artifact_path=None,
                     name=name,
+                    flavor=mlflow.pyfunc,
+                    run_id=run_id,
                     loader_module=LOADER_MODULE,
                     data_path=str(data_path),
                     code_paths=[str(code)],
@@ -140,6 +145,13 @@ def log_model(
                     registered_model_name=registered_model_name,
                     pip_requirements=pip_requirements(),
                 )
+            except BaseException:
+                if owns:
+                    with contextlib.suppress(Exception):
+                        client.set_terminated(run_id, "FAILED")
+                raise
+            if owns:
+                client.set_terminated(run_id, "FINISHED")
     return info
 
 
