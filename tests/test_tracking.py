@@ -174,6 +174,8 @@ def test_pyfunc_with_integer_column_labels(air_slice, store, tiny_params):
     frame = air_slice.set_axis(range(air_slice.shape[1]), axis=1)
     imputer = TSDiffImputer(**{**tiny_params, "max_epochs": 1}).fit(frame)
     info = log_model(imputer, frame, tracking_uri=store[1], experiment_name="int-columns")
+    logged = MlflowClient(store[1]).get_logged_model(info.model_id)
+    assert str(store[0]) in logged.artifact_location
     model = load_pyfunc(info.model_uri, tracking_uri=store[1])
     expected = imputer.transform(frame)
     pd.testing.assert_frame_equal(model.predict(frame), expected)
@@ -182,8 +184,12 @@ def test_pyfunc_with_integer_column_labels(air_slice, store, tiny_params):
 
 
 def test_no_pickled_python_object_and_tsdiff_travels_as_code(tracked, store):
+    model_uri = fit_run(tracked).model_uri
+    logged = MlflowClient(store[1]).get_logged_model(model_uri.rsplit("/", 1)[-1])
+    assert logged.source_run_id == fit_run(tracked).run_id
+    assert str(store[0]) in logged.artifact_location  # beside the store, not in ./mlruns
     with using_tracking_uri(store[1]):
-        local = Path(mlflow.artifacts.download_artifacts(fit_run(tracked).model_uri))
+        local = Path(mlflow.artifacts.download_artifacts(model_uri))
     files = {p.name for p in local.rglob("*") if p.is_file()}
     assert "config.json" in files and "weights.pt" in files
     assert not [f for f in files if f.endswith((".pkl", ".pickle", ".cloudpickle"))]
@@ -269,9 +275,9 @@ def test_fit_inside_an_active_run_logs_into_it_and_leaves_it_open(
     store, air_slice, tiny_params, autologging
 ):
     autologging(tracking_uri="sqlite:///must-not-be-used.db", log_models=False)
+    experiment_id = MlflowClient(store[1]).create_experiment("user-run")
     with using_tracking_uri(store[1]):
-        experiment = mlflow.set_experiment("user-run")
-        with mlflow.start_run() as run:
+        with mlflow.start_run(experiment_id=experiment_id) as run:
             TSDiffImputer(**{**tiny_params, "max_epochs": 1}).fit(air_slice)
             assert mlflow.active_run().info.run_id == run.info.run_id
             current = MlflowClient(store[1]).get_run(run.info.run_id)
@@ -279,7 +285,7 @@ def test_fit_inside_an_active_run_logs_into_it_and_leaves_it_open(
             assert current.data.params["window_length"] == "16"
             assert len(MlflowClient(store[1]).get_metric_history(run.info.run_id, "train_loss"))
     assert last_fit_run().status == "RUNNING" and last_fit_run().run_id == run.info.run_id
-    assert [r.info.run_id for r in _runs(store[1], experiment.name)] == [run.info.run_id]
+    assert [r.info.run_id for r in _runs(store[1], "user-run")] == [run.info.run_id]
     assert MlflowClient(store[1]).get_run(run.info.run_id).info.status == "FINISHED"
     assert not Path("must-not-be-used.db").exists()
 

@@ -131,12 +131,23 @@ def log_model(
                 run_id = str(client.create_run(experiment_id).info.run_id)
                 owns = True
             try:
-                # Model.log with an explicit run: no fluent run is started or ended.
+                # Model.log with an explicit run: no fluent run is started or ended. MLflow 3
+                # puts a new logged model in the fluent API's current experiment, not the run's:
+                # create it in the run's experiment first (else its files land in ./mlruns).
+                extra: dict[str, Any] = {}
+                if hasattr(mlflow, "initialize_logged_model"):
+                    logged = mlflow.initialize_logged_model(
+                        name=name,
+                        source_run_id=run_id,
+                        experiment_id=client.get_run(run_id).info.experiment_id,
+                    )
+                    extra["model_id"] = logged.model_id
                 info = Model.log(
                     artifact_path=None,
                     name=name,
                     flavor=mlflow.pyfunc,
                     run_id=run_id,
+                    **extra,
                     loader_module=LOADER_MODULE,
                     data_path=str(data_path),
                     code_paths=[str(code)],
