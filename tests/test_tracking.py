@@ -276,14 +276,13 @@ def test_fit_inside_an_active_run_logs_into_it_and_leaves_it_open(
 ):
     autologging(tracking_uri="sqlite:///must-not-be-used.db", log_models=False)
     experiment_id = MlflowClient(store[1]).create_experiment("user-run")
-    with using_tracking_uri(store[1]):
-        with mlflow.start_run(experiment_id=experiment_id) as run:
-            TSDiffImputer(**{**tiny_params, "max_epochs": 1}).fit(air_slice)
-            assert mlflow.active_run().info.run_id == run.info.run_id
-            current = MlflowClient(store[1]).get_run(run.info.run_id)
-            assert current.info.status == "RUNNING"
-            assert current.data.params["window_length"] == "16"
-            assert len(MlflowClient(store[1]).get_metric_history(run.info.run_id, "train_loss"))
+    with using_tracking_uri(store[1]), mlflow.start_run(experiment_id=experiment_id) as run:
+        TSDiffImputer(**{**tiny_params, "max_epochs": 1}).fit(air_slice)
+        assert mlflow.active_run().info.run_id == run.info.run_id
+        current = MlflowClient(store[1]).get_run(run.info.run_id)
+        assert current.info.status == "RUNNING"
+        assert current.data.params["window_length"] == "16"
+        assert len(MlflowClient(store[1]).get_metric_history(run.info.run_id, "train_loss"))
     assert last_fit_run().status == "RUNNING" and last_fit_run().run_id == run.info.run_id
     assert [r.info.run_id for r in _runs(store[1], "user-run")] == [run.info.run_id]
     assert MlflowClient(store[1]).get_run(run.info.run_id).info.status == "FINISHED"
