@@ -320,6 +320,24 @@ def test_mlflow_console_messages_are_held_back(tmp_path, air_slice, tiny_params,
     assert "alembic" not in text.lower()
 
 
+def test_silent_holds_back_mlflow_messages(tmp_path, air_slice, tiny_params, capfd):
+    autolog(
+        tracking_uri=f"sqlite:///{tmp_path / 'silent.db'}",
+        registered_model_name="silent-model",
+        silent=True,
+    )
+    try:
+        TSDiffImputer(**{**tiny_params, "max_epochs": 1}).fit(air_slice)
+    finally:
+        autolog(disable=True)
+    captured = capfd.readouterr()
+    assert "registered model" not in (captured.out + captured.err).lower()
+    versions = MlflowClient(f"sqlite:///{tmp_path / 'silent.db'}").search_model_versions(
+        "name='silent-model'"
+    )
+    assert len(versions) == 1
+
+
 def test_detector_run_logs_threshold_and_pyfunc_flags(store, smd_slices, fitted_detector):
     train, test = smd_slices
     observer = MLflowFitObserver(AutologSettings(tracking_uri=store[1], experiment_name="det"))

@@ -386,7 +386,7 @@ def autolog(
 
     In a distributed fit only rank 0 logs. MLflow's INFO console messages are held back (set
     the ``mlflow`` logger to DEBUG to see them); ``silent=True`` also holds back MLflow's
-    warnings and tsdiff's warnings about failed logging. :func:`fit_run` and
+    warnings, the messages it prints and tsdiff's warnings about failed logging. :func:`fit_run` and
     :func:`last_fit_run` tell where a fit was logged.
 
     Parameters
@@ -403,7 +403,7 @@ def autolog(
     disable : bool, default=False
         Stop autologging.
     silent : bool, default=False
-        Hold back MLflow's warnings and tsdiff's autologging warnings too.
+        Hold back MLflow's warnings and printed messages and tsdiff's autologging warnings too.
     """
     import mlflow  # noqa: F401  (fail here, not in the first fit, when MLflow is missing)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import io
 import logging
 import os
 import warnings
@@ -81,7 +82,8 @@ def quiet_mlflow(silent: bool = False) -> Iterator[None]:
     """Hold back MLflow's INFO console messages (e.g. database creation) for the block.
 
     A logger the user set to DEBUG is left alone (that is asking for the messages). With
-    ``silent``, MLflow's warnings (log records and :mod:`warnings`) are held back too.
+    ``silent``, MLflow's warnings (log records and :mod:`warnings`) and the messages it prints
+    to stderr (e.g. ``Successfully registered model ...``) are held back too.
     """
     floor = logging.ERROR if silent else logging.WARNING
     changed: list[tuple[logging.Logger, int]] = []
@@ -91,9 +93,10 @@ def quiet_mlflow(silent: bool = False) -> Iterator[None]:
             changed.append((logger, logger.level))
             logger.setLevel(floor)
     try:
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), contextlib.ExitStack() as stack:
             if silent:
                 warnings.simplefilter("ignore")
+                stack.enter_context(contextlib.redirect_stderr(io.StringIO()))
             yield
     finally:
         for logger, level in changed:
