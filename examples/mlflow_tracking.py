@@ -1,4 +1,4 @@
-"""Track a tsdiff fit in MLflow, reload the logged model and log evaluation metrics.
+"""Autolog a tsdiff fit to MLflow, reload the logged model and log evaluation metrics.
 
 Runs in well under a minute on a CPU with a tiny model and a temporary sqlite store::
 
@@ -18,19 +18,26 @@ import pandas as pd
 import torch
 from mlflow.tracking import MlflowClient
 
+import tsdiff.tracking
 from tsdiff import TSDiffImputer
 from tsdiff.datasets import load_air_quality
 from tsdiff.tracking import evaluate_imputation, load_pyfunc
 
 
 def main(keep: bool = False) -> None:
-    """Fit with tracking, compare the pyfunc model with the estimator, log evaluation metrics."""
+    """Fit under autolog, compare the pyfunc model with the estimator, log evaluation metrics."""
     torch.set_num_threads(2)
     folder = Path(tempfile.mkdtemp(prefix="tsdiff-mlflow-"))
     uri = f"sqlite:///{folder / 'mlflow.db'}"
     data = load_air_quality().iloc[:480, :6]  # 20 days, one station
     train, test = data.iloc[:360], data.iloc[360:]
 
+    # From here on every fit is recorded (params, per-epoch losses, the fitted model).
+    tsdiff.tracking.autolog(
+        tracking_uri=uri,
+        experiment_name="tsdiff-example",
+        registered_model_name="air-quality-imputer",
+    )
     imputer = TSDiffImputer(
         window_length=24,
         train_stride=4,
@@ -44,41 +51,38 @@ def main(keep: bool = False) -> None:
         n_samples=8,
         random_state=0,
         verbose=False,
-        tracking=True,
-        tracking_uri=uri,
-        experiment_name="tsdiff-example",
-        registered_model_name="air-quality-imputer",
     )
     imputer.fit(train)
-    print(f"run {imputer.mlflow_run_id_}, model {imputer.mlflow_model_uri_}")
+    tsdiff.tracking.autolog(disable=True)
+    record = tsdiff.tracking.fit_run(imputer)
+    assert record is not None
+    print(f"run {record.run_id} ({record.status}), model {record.model_uri}")
 
     client = MlflowClient(uri)
-    run = client.get_run(imputer.mlflow_run_id_)
+    run = client.get_run(record.run_id)
     print("params:", {k: run.data.params[k] for k in ("window_length", "channels", "max_epochs")})
     losses = client.get_metric_history(run.info.run_id, "train_loss")
     print(
         "train_loss per epoch:", [round(m.value, 3) for m in sorted(losses, key=lambda m: m.step)]
     )
 
-    # The logged model is a pyfunc model: a flat frame in (time column + sensors), imputed frame
-    # out. load_pyfunc = mlflow.set_tracking_uri(uri) + mlflow.pyfunc.load_model(model_uri).
-    model = load_pyfunc(imputer.mlflow_model_uri_, tracking_uri=uri)
+    # The logged model is a pyfunc model: the frame as fitted on (DatetimeIndex) or a flat frame
+    # (time column + sensors, as model serving sends it) in, imputed frame out.
+    # load_pyfunc = mlflow.set_tracking_uri(uri) + mlflow.pyfunc.load_model(model_uri).
+    assert record.model_uri is not None
+    model = load_pyfunc(record.model_uri, tracking_uri=uri)
     gappy = test.copy()
     gappy.iloc[10:14, 0] = float("nan")
-    flat = gappy.reset_index()
-    flat["time"] = flat["time"].astype("datetime64[ns]")
-    from_mlflow = model.predict(flat)
-    in_memory = imputer.transform(gappy).reset_index()
-    same = (
-        from_mlflow.drop(columns="time").to_numpy() == in_memory.drop(columns="time").to_numpy()
-    ).all()
-    print("pyfunc output equals the in-memory estimator:", bool(same))
-    print(from_mlflow.iloc[8:16, :3].to_string(index=False))
+    from_mlflow = model.predict(gappy)
+    in_memory = imputer.transform(gappy)
+    print("pyfunc output equals the in-memory estimator:", bool(from_mlflow.equals(in_memory)))
+    flat = model.predict(gappy.reset_index())
+    print(flat.iloc[8:16, :3].to_string(index=False))
 
     # Hide 10 % of the test cells, impute, score, and log eval_* metrics to the fit run.
     scores = evaluate_imputation(imputer, test, fraction=0.1, random_state=0)
     print({k: round(scores[k], 3) for k in ("mae", "rmse", "crps", "coverage", "linear_mae")})
-    print("metrics of the run:", sorted(client.get_run(imputer.mlflow_run_id_).data.metrics))
+    print("metrics of the run:", sorted(client.get_run(record.run_id).data.metrics))
 
     if keep:
         print(f"store kept: {uri}")

@@ -343,7 +343,7 @@ def _setup(args: argparse.Namespace) -> None:
 
 
 def _load_model(path: str) -> tuple[Any, dict[str, Any]]:
-    from tsdiff.api.persistence import load_estimator, model_info
+    from tsdiff.persistence import load_estimator, model_info
 
     info = model_info(path)
     estimator = load_estimator(path)
@@ -396,9 +396,9 @@ def _model_input(estimator: Any, frame: Any) -> Any:
 # -- commands -------------------------------------------------------------------------------------
 def _cmd_fit(args: argparse.Namespace) -> int:
     _setup(args)
-    from tsdiff.api.persistence import save_estimator
     from tsdiff.config import RunConfig, build_estimator, load_config
     from tsdiff.data.files import read_table, select_features, split_table
+    from tsdiff.persistence import save_estimator
 
     config = load_config(args.config) if args.config else RunConfig()
     _check_model_destination(args.out)
@@ -479,29 +479,20 @@ def _cmd_fit(args: argparse.Namespace) -> int:
         f"saved the model to {args.out} ({estimator.n_epochs_} epochs in "
         f"{estimator.training_seconds_:.1f} s{best_text})",
     )
-    run_id = getattr(estimator, "mlflow_run_id_", None)
-    if run_id:
-        _info(args, f"MLflow run {run_id}, model {getattr(estimator, 'mlflow_model_uri_', '')}")
+    if args.track or config.tracking.enabled:
+        from tsdiff.tracking import fit_run
+
+        record = fit_run(estimator)
+        if record is not None:
+            _info(args, f"MLflow run {record.run_id}, model {record.model_uri or ''}")
     return EXIT_OK
 
 
 def _track_fit(estimator: Any, **settings: Any) -> None:
-    """Record the coming fit in MLflow.
+    """Record the coming fit in MLflow: :func:`tsdiff.tracking.autolog` watches every fit."""
+    from tsdiff.tracking import autolog
 
-    Estimators with tracking parameters get them set; otherwise MLflow watches every fit through
-    :func:`tsdiff.tracking.autolog` (the fit-observer seam).
-    """
-    settings = {k: v for k, v in settings.items() if v is not None}
-    if "tracking" in estimator.get_params():
-        names = {"tracking_uri", "experiment_name", "registered_model_name"}
-        estimator.set_params(tracking=True, **{k: v for k, v in settings.items() if k in names})
-        return
-    from tsdiff import tracking
-
-    autolog = getattr(tracking, "autolog", None)
-    if autolog is None:
-        raise UsageError("--track needs tsdiff.tracking.autolog, missing in this installation.")
-    autolog(**settings)
+    autolog(**{k: v for k, v in settings.items() if v is not None})
 
 
 def _check_output_file(path: str) -> None:
@@ -758,8 +749,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
         run_id = log_metrics(
             result,
             tracking_uri=args.tracking_uri,
-            experiment_name=args.experiment_name
-            or str(getattr(estimator, "experiment_name", "tsdiff")),
+            experiment_name=args.experiment_name or "tsdiff",
             run_name="evaluate",
             params={
                 "model": args.model,
@@ -767,14 +757,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
                 "seed": seed,
                 **({k: result[k] for k in ("fraction", "coverage_level") if k in result}),
             },
-            tags={
-                "tsdiff.task": f"{result['task']}-evaluation",
-                **(
-                    {"tsdiff.fit_run_id": estimator.mlflow_run_id_}
-                    if getattr(estimator, "mlflow_run_id_", None)
-                    else {}
-                ),
-            },
+            tags={"tsdiff.task": f"{result['task']}-evaluation"},
             prefix="eval_",
         )
         result["mlflow_run_id"] = run_id

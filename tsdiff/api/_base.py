@@ -344,7 +344,7 @@ class DiffusionEstimatorBase(BaseEstimator):
 
         Loading never executes code from the files (weights are read with ``weights_only``).
         """
-        from tsdiff.api.persistence import save_estimator
+        from tsdiff.persistence import save_estimator
 
         save_estimator(self, path)
 
@@ -358,7 +358,7 @@ class DiffusionEstimatorBase(BaseEstimator):
             If the directory was written by an incompatible tsdiff version, holds another
             estimator class, or its files were altered.
         """
-        from tsdiff.api.persistence import load_estimator
+        from tsdiff.persistence import load_estimator
 
         return load_estimator(path, expected_class=cls)
 

@@ -46,13 +46,14 @@ def log_metrics(
     from mlflow.entities import Metric, Param, RunTag
     from mlflow.tracking import MlflowClient
 
-    from tsdiff.tracking._run import get_or_create_experiment, resolve_tracking_uri
+    from tsdiff.tracking._store import get_or_create_experiment, quiet_mlflow, resolve_tracking_uri
 
     uri = resolve_tracking_uri(tracking_uri)
     client = MlflowClient(uri)
     owns = run_id is None
     if run_id is None:
-        experiment_id = get_or_create_experiment(client, experiment_name, uri)
+        with quiet_mlflow():
+            experiment_id = get_or_create_experiment(client, experiment_name, uri)
         run_id = str(client.create_run(experiment_id, run_name=run_name).info.run_id)
     now = int(time.time() * 1000)
     metric_list = [
@@ -105,15 +106,16 @@ def evaluate_imputation(
     n_samples: int | None = None,
     run_id: str | None = None,
     tracking_uri: str | None = None,
-    experiment_name: str | None = None,
+    experiment_name: str = "tsdiff",
 ) -> dict[str, Any]:
     """Score ``imputer`` on ``X`` (:func:`tsdiff.evaluation.evaluate_on_hidden_cells`); log them.
 
-    The scores go to ``run_id``, else to the imputer's fit run (``mlflow_run_id_``, when it was
-    fitted with ``tracking=True``), else to a new run of ``experiment_name`` (default: the
-    imputer's). The returned dict also holds ``"run_id"``.
+    The scores go to ``run_id``, else to the imputer's autologged fit run (see
+    :func:`~tsdiff.tracking.fit_run`; then ``tracking_uri`` defaults to that run's store), else
+    to a new run of ``experiment_name``. The returned dict also holds ``"run_id"``.
     """
     from tsdiff.evaluation import evaluate_on_hidden_cells as evaluate
+    from tsdiff.tracking._autolog import fit_run
 
     scores = evaluate(
         imputer,
@@ -123,14 +125,16 @@ def evaluate_imputation(
         coverage=coverage,
         n_samples=n_samples,
     )
-    uri = tracking_uri if tracking_uri is not None else getattr(imputer, "tracking_uri", None)
-    if run_id is None:
-        run_id = getattr(imputer, "mlflow_run_id_", None)
+    uri = tracking_uri
+    record = fit_run(imputer)
+    if run_id is None and record is not None:
+        run_id = record.run_id
+        uri = uri if uri is not None else record.tracking_uri
     scores["run_id"] = log_imputation_metrics(
         scores,
         run_id=run_id,
         tracking_uri=uri,
-        experiment_name=experiment_name or str(getattr(imputer, "experiment_name", "tsdiff")),
+        experiment_name=experiment_name,
         params={
             "eval.fraction": fraction,
             "eval.random_state": random_state,

@@ -3,149 +3,49 @@
 from __future__ import annotations
 
 import contextlib
+import shutil
 import tempfile
 from pathlib import Path
 from typing import Any
 
-import numpy as np
+from tsdiff.tracking._layout import input_layout
+from tsdiff.tracking._store import (
+    get_or_create_experiment,
+    quiet_mlflow,
+    resolve_tracking_uri,
+    using_tracking_uri,
+)
 
 LOADER_MODULE = "tsdiff.tracking.pyfunc_loader"
 MODEL_DIR_NAME = "tsdiff_model"
-EXAMPLE_ROWS = 24
+# Third-party packages the pyfunc model imports (tsdiff itself travels as code, see code_paths).
+_REQUIREMENTS = ("torch", "pytorch-lightning", "scikit-learn", "pandas", "numpy", "tqdm", "mlflow")
 
 
-def feature_columns(estimator: Any) -> list[str]:
-    """The estimator's feature names (``x0, x1, ...`` when fitted without names)."""
-    names = getattr(estimator, "feature_names_in_", None)
-    if names is not None:
-        return [str(n) for n in names]
-    return [f"x{i}" for i in range(int(estimator.n_features_in_))]
+def model_signature(estimator: Any) -> Any:
+    """The pyfunc signature: no input schema (the loader checks the input), an ``n_samples`` param.
 
-
-def _index_kind(index: Any) -> str:
-    import pandas as pd
-
-    if isinstance(index, pd.DatetimeIndex):
-        return "datetime"
-    if isinstance(index, pd.TimedeltaIndex):
-        return "timedelta"
-    if pd.api.types.is_integer_dtype(index.dtype):
-        return "integer"
-    if pd.api.types.is_float_dtype(index.dtype):
-        return "float"
-    return "string"
-
-
-def input_layout(estimator: Any, X: Any) -> tuple[Any, dict[str, Any]]:
-    """A flat example frame of ``X`` and the metadata the pyfunc model needs to rebuild the index.
-
-    The pyfunc model receives flat DataFrames: the index of the training frame (a time index,
-    or a ``(series, time)`` MultiIndex) travels as ordinary columns named in
-    ``metadata["index_columns"]``, with their kinds in ``metadata["index_kinds"]``.
-
-    Returns
-    -------
-    example : DataFrame
-        Up to 24 rows of ``X`` (index as columns), or None when ``X`` is None.
-    metadata : dict
-        ``{"index_columns", "index_kinds", "feature_columns", "estimator"}``.
-    """
-    import pandas as pd
-
-    features = feature_columns(estimator)
-    metadata: dict[str, Any] = {
-        "index_columns": [],
-        "index_kinds": [],
-        "feature_columns": features,
-        "feature_names_in_input": getattr(estimator, "feature_names_in_", None) is not None,
-        "estimator": type(estimator).__name__,
-    }
-    if X is None:
-        return None, metadata
-    frame: Any = X
-    if isinstance(frame, (list, tuple)) and len(frame) > 0:
-        frame = frame[0]
-    if not isinstance(frame, pd.DataFrame):
-        array = np.asarray(frame)
-        if array.ndim == 3:
-            array = array[0]
-        frame = pd.DataFrame(array, columns=features)
-    frame = frame.iloc[:EXAMPLE_ROWS]
-    index = frame.index
-    if isinstance(index, pd.MultiIndex):
-        names = [
-            str(n) if n is not None else ("series" if i == 0 else "time")
-            for i, n in enumerate(index.names)
-        ]
-        kinds = [_index_kind(index.get_level_values(i)) for i in range(index.nlevels)]
-        frame = frame.copy()
-        frame.index = index.set_names(names)
-        frame = frame.reset_index()
-    elif isinstance(index, pd.RangeIndex) and index.name is None:
-        names, kinds = [], []
-        frame = frame.reset_index(drop=True)
-    else:
-        names = [str(index.name) if index.name is not None else "time"]
-        kinds = [_index_kind(index)]
-        frame = frame.copy()
-        frame.index = index.rename(names[0])
-        frame = frame.reset_index()
-    clash = [n for n in names if n in features]
-    if clash:
-        raise ValueError(
-            f"The index name(s) {clash} are also feature column names; rename the index."
-        )
-    frame.columns = [str(c) for c in frame.columns]
-    for name, kind in zip(names, kinds, strict=True):
-        if kind == "timedelta":
-            frame[name] = frame[name].astype(str)
-    metadata["index_columns"] = names
-    metadata["index_kinds"] = kinds
-    return frame, metadata
-
-
-# MLflow has no duration type: a timedelta index travels as text ("0 days 01:00:00").
-_KIND_TO_MLFLOW = {
-    "datetime": "datetime",
-    "timedelta": "string",
-    "integer": "long",
-    "float": "double",
-    "string": "string",
-}
-
-
-def model_signature(estimator: Any, metadata: dict[str, Any]) -> Any:
-    """The pyfunc signature: index columns, then every feature as an optional double (NaN allowed).
-
-    The output is the input's columns with the features filled (imputer) or the index columns
-    and a ``score`` column (estimators with ``decision_function``); an optional ``n_samples``
-    parameter overrides the number of samples.
+    MLflow's column schema cannot describe an index and drops columns whose labels are not
+    strings, so a strict schema would refuse the very frame the model was fitted on; the loader
+    (:mod:`tsdiff.tracking.pyfunc_loader`) validates and converts the input instead.
     """
     from mlflow.models.signature import ModelSignature
-    from mlflow.types.schema import ColSpec, ParamSchema, ParamSpec, Schema
+    from mlflow.types.schema import ParamSchema, ParamSpec
 
-    index_specs: list[Any] = [
-        ColSpec(_KIND_TO_MLFLOW[kind], name)
-        for name, kind in zip(metadata["index_columns"], metadata["index_kinds"], strict=True)
-    ]
-    features = metadata["feature_columns"]
-    inputs = Schema(index_specs + [ColSpec("double", c, required=False) for c in features])
-    if hasattr(estimator, "decision_function"):
-        outputs = Schema([*index_specs, ColSpec("double", "score")])
-    else:
-        outputs = Schema(index_specs + [ColSpec("double", c) for c in features])
     params = ParamSchema([ParamSpec("n_samples", "long", int(getattr(estimator, "n_samples", 1)))])
-    return ModelSignature(inputs=inputs, outputs=outputs, params=params)
+    return ModelSignature(inputs=None, outputs=None, params=params)
 
 
 def pip_requirements() -> list[str]:
-    """Requirements of the logged model's environment (tsdiff and its core dependencies)."""
+    """The third-party requirements of the logged model, pinned to the installed versions.
+
+    tsdiff itself is not a requirement: its source travels with the model (``code_paths``), so
+    the model loads in a fresh environment without a tsdiff release on a package index.
+    """
     from importlib import metadata as importlib_metadata
 
-    from tsdiff._version import __version__
-
-    pins = [f"tsdiff=={__version__}"]
-    for package in ("torch", "pytorch-lightning", "scikit-learn", "pandas", "numpy", "mlflow"):
+    pins = []
+    for package in _REQUIREMENTS:
         try:
             version = importlib_metadata.version(package).split("+", 1)[0]
         except importlib_metadata.PackageNotFoundError:
@@ -153,6 +53,18 @@ def pip_requirements() -> list[str]:
             continue
         pins.append(f"{package}=={version}")
     return pins
+
+
+def _copy_package(folder: Path) -> Path:
+    """A copy of the tsdiff package (sources only) in ``folder``, for ``code_paths``."""
+    import tsdiff
+
+    source = Path(tsdiff.__file__).parent
+    target = folder / "tsdiff"
+    shutil.copytree(
+        source, target, ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "*.csv.gz")
+    )
+    return target
 
 
 def log_model(
@@ -163,15 +75,16 @@ def log_model(
     run_id: str | None = None,
     tracking_uri: str | None = None,
     registered_model_name: str | None = None,
-    experiment_name: str | None = None,
+    experiment_name: str = "tsdiff",
 ) -> Any:
     """Log a fitted estimator as an MLflow pyfunc model.
 
-    The model's data is the directory written by
-    :func:`~tsdiff.api.persistence.save_estimator` (JSON config + weights), loaded by
-    ``tsdiff.tracking.pyfunc_loader``; no Python object is pickled.
-    ``mlflow.pyfunc.load_model(uri).predict(frame)`` then returns the imputed frame (imputer) or
-    the anomaly scores (detector).
+    The model's data is the directory written by :func:`tsdiff.persistence.save_estimator`
+    (JSON config + weights), loaded by ``tsdiff.tracking.pyfunc_loader``; no Python object is
+    pickled. The tsdiff source travels with it (``code_paths``). ``mlflow.pyfunc.load_model(uri)
+    .predict(frame)`` then takes the frame the estimator was fitted on (or a flat frame with the
+    index as columns) and returns the imputed frame (imputer) or the columns ``score`` and
+    ``is_anomaly`` (detector).
 
     Parameters
     ----------
@@ -187,8 +100,8 @@ def log_model(
         Store; default :func:`~tsdiff.tracking.resolve_tracking_uri`.
     registered_model_name : str, optional
         Also register the model under this name.
-    experiment_name : str, optional
-        Experiment of a new run (default: the estimator's ``experiment_name``).
+    experiment_name : str, default="tsdiff"
+        Experiment of a new run.
 
     Returns
     -------
@@ -196,42 +109,60 @@ def log_model(
         ``model_uri`` loads it with ``mlflow.pyfunc.load_model``.
     """
     import mlflow
+    from mlflow.models import Model
     from mlflow.tracking import MlflowClient
 
-    from tsdiff.api.persistence import save_estimator
-    from tsdiff.tracking._run import (
-        get_or_create_experiment,
-        resolve_tracking_uri,
-        using_tracking_uri,
-    )
+    from tsdiff.persistence import save_estimator
 
     uri = resolve_tracking_uri(tracking_uri)
     example, metadata = input_layout(estimator, X)
-    signature = model_signature(estimator, metadata)
     with tempfile.TemporaryDirectory(prefix="tsdiff-mlflow-") as tmp:
         data_path = Path(tmp) / MODEL_DIR_NAME
         save_estimator(estimator, data_path, metadata={"pyfunc": metadata})
-        with using_tracking_uri(uri):
+        code = _copy_package(Path(tmp) / "code")
+        with using_tracking_uri(uri), quiet_mlflow():
+            client = MlflowClient(uri)
             active = mlflow.active_run()
-            if run_id is None and active is None:
-                client = MlflowClient(uri)
-                experiment = experiment_name or str(getattr(estimator, "experiment_name", "tsdiff"))
-                experiment_id = get_or_create_experiment(client, experiment, uri)
-                run_context: Any = mlflow.start_run(experiment_id=experiment_id)
-            elif active is not None and (run_id is None or active.info.run_id == run_id):
-                run_context = contextlib.nullcontext()
-            else:
-                run_context = mlflow.start_run(run_id=run_id, nested=active is not None)
-            with run_context:
-                info = mlflow.pyfunc.log_model(
+            owns = False
+            if run_id is None and active is not None:
+                run_id = str(active.info.run_id)
+            elif run_id is None:
+                experiment_id = get_or_create_experiment(client, experiment_name, uri)
+                run_id = str(client.create_run(experiment_id).info.run_id)
+                owns = True
+            try:
+                # Model.log with an explicit run: no fluent run is started or ended. MLflow 3
+                # puts a new logged model in the fluent API's current experiment, not the run's:
+                # create it in the run's experiment first (else its files land in ./mlruns).
+                extra: dict[str, Any] = {}
+                if hasattr(mlflow, "initialize_logged_model"):
+                    logged = mlflow.initialize_logged_model(
+                        name=name,
+                        source_run_id=run_id,
+                        experiment_id=client.get_run(run_id).info.experiment_id,
+                    )
+                    extra["model_id"] = logged.model_id
+                info = Model.log(
+                    artifact_path=None,
                     name=name,
+                    flavor=mlflow.pyfunc,
+                    run_id=run_id,
+                    **extra,
                     loader_module=LOADER_MODULE,
                     data_path=str(data_path),
-                    signature=signature,
+                    code_paths=[str(code)],
+                    signature=model_signature(estimator),
                     input_example=example,
                     registered_model_name=registered_model_name,
                     pip_requirements=pip_requirements(),
                 )
+            except BaseException:
+                if owns:
+                    with contextlib.suppress(Exception):
+                        client.set_terminated(run_id, "FAILED")
+                raise
+            if owns:
+                client.set_terminated(run_id, "FINISHED")
     return info
 
 
@@ -244,7 +175,5 @@ def load_pyfunc(model_uri: str, tracking_uri: str | None = None) -> Any:
     """
     import mlflow
 
-    from tsdiff.tracking._run import resolve_tracking_uri, using_tracking_uri
-
-    with using_tracking_uri(resolve_tracking_uri(tracking_uri)):
+    with using_tracking_uri(resolve_tracking_uri(tracking_uri)), quiet_mlflow():
         return mlflow.pyfunc.load_model(model_uri)

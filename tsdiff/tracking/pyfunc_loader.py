@@ -1,8 +1,12 @@
 """MLflow pyfunc loader of tsdiff models (``loader_module`` of :func:`tsdiff.tracking.log_model`).
 
 MLflow calls :func:`_load_pyfunc` with the model's data directory: the weights-only directory
-written by :func:`tsdiff.api.persistence.save_estimator`. Nothing is unpickled: the estimator is
+written by :func:`tsdiff.persistence.save_estimator`. Nothing is unpickled: the estimator is
 rebuilt from ``config.json`` and its weights are read with ``torch.load(weights_only=True)``.
+
+The logged model has no strict input schema (MLflow's schema enforcement drops columns it does
+not know, such as integer column labels, and cannot describe an index); the input is checked
+and converted here instead.
 """
 
 from __future__ import annotations
@@ -19,68 +23,91 @@ class TSDiffPyfuncModel:
     ----------
     estimator : fitted tsdiff estimator
     metadata : dict
-        ``index_columns``, ``index_kinds``, ``feature_columns`` (written by ``log_model``).
+        The layout written by ``log_model`` (see :func:`tsdiff.tracking._layout.input_layout`).
     """
 
     def __init__(self, estimator: Any, metadata: dict[str, Any]) -> None:
         self.estimator = estimator
         self.metadata = metadata
 
-    def _prepare(self, model_input: Any) -> tuple[Any, Any, list[str]]:
+    # -- input -------------------------------------------------------------------------------
+    def _set_index(self, frame: Any) -> tuple[Any, bool]:
+        """Move the index columns of a flat frame into the index; True when there were any."""
         import pandas as pd
 
-        frame = model_input if isinstance(model_input, pd.DataFrame) else pd.DataFrame(model_input)
-        frame = frame.copy()
-        frame.columns = [str(c) for c in frame.columns]
-        index_columns = [c for c in self.metadata.get("index_columns", []) if c in frame.columns]
-        kinds = dict(
-            zip(
-                self.metadata.get("index_columns", []),
-                self.metadata.get("index_kinds", []),
-                strict=False,
-            )
-        )
+        index_columns = list(self.metadata.get("index_columns", []))
+        kinds = dict(zip(index_columns, self.metadata.get("index_kinds", []), strict=False))
+        by_name = {str(c): c for c in frame.columns}
+        present = [c for c in index_columns if c in by_name]
+        if not present:
+            if "datetime" in kinds.values() and not _has_time_index(frame.index):
+                raise ValueError(
+                    f"The model was fitted on time-indexed data: pass the column(s) "
+                    f"{index_columns} or a frame indexed by them."
+                )
+            return frame, False
+        if len(present) != len(index_columns):
+            missing = [c for c in index_columns if c not in by_name]
+            raise ValueError(f"The input lacks the index column(s) {missing}.")
+        frame = frame.rename(columns={by_name[c]: c for c in index_columns})
         for column in index_columns:
-            if kinds.get(column) == "datetime" and not pd.api.types.is_datetime64_any_dtype(
-                frame[column]
-            ):
-                try:
+            kind = kinds.get(column)
+            try:
+                if kind == "datetime" and not pd.api.types.is_datetime64_any_dtype(frame[column]):
                     frame[column] = pd.to_datetime(frame[column])
-                except (TypeError, ValueError) as err:
-                    raise ValueError(f"Column {column!r} must hold time stamps: {err}") from err
-            if kinds.get(column) == "timedelta" and not pd.api.types.is_timedelta64_dtype(
-                frame[column]
-            ):
-                frame[column] = pd.to_timedelta(frame[column])
-        features = list(self.metadata.get("feature_columns", []))
-        missing = [c for c in features if c not in frame.columns]
-        if missing:
-            raise ValueError(
-                f"The input lacks the feature column(s) {missing} the model was fitted on."
-            )
-        if index_columns:
-            frame = frame.set_index(index_columns)
-        data = frame[features].astype(np.float64)
-        if not self.metadata.get("feature_names_in_input", True):
-            return data.to_numpy(), frame, index_columns
-        return data, frame, index_columns
+                if kind == "timedelta" and not pd.api.types.is_timedelta64_dtype(frame[column]):
+                    frame[column] = pd.to_timedelta(frame[column])
+            except (TypeError, ValueError) as err:
+                raise ValueError(f"Column {column!r} must hold time stamps: {err}") from err
+        return frame.set_index(index_columns), True
 
+    def _features(self, frame: Any) -> Any:
+        """The feature columns, labelled as in ``fit`` (string names or integer labels)."""
+        features = list(self.metadata.get("feature_columns", []))
+        labels = list(self.metadata.get("column_labels", features))
+        by_name = {str(c): c for c in frame.columns}
+        if self.metadata.get("feature_names_in_input", True):
+            missing = [c for c in features if c not in by_name]
+            if missing:
+                raise ValueError(
+                    f"The input lacks the feature column(s) {missing} the model was fitted on."
+                )
+            data = frame[[by_name[c] for c in features]]
+            data.columns = features
+        else:
+            wanted = [str(c) for c in labels]
+            if all(c in by_name for c in wanted):
+                data = frame[[by_name[c] for c in wanted]]
+            elif frame.shape[1] == len(labels):
+                data = frame
+            else:
+                raise ValueError(
+                    f"The input has {frame.shape[1]} columns; the model was fitted on "
+                    f"{len(labels)} unnamed columns {labels}."
+                )
+            data = data.copy()
+            data.columns = labels
+        return data.astype(np.float64)
+
+    # -- prediction --------------------------------------------------------------------------
     def predict(self, model_input: Any, params: dict[str, Any] | None = None) -> Any:
-        """Impute (imputer) or score (detector) a flat DataFrame.
+        """Impute (imputer) or score (detector) a frame.
 
         Parameters
         ----------
-        model_input : DataFrame
-            The index columns named at logging time (e.g. ``time``, ``series``) and the feature
-            columns; NaN marks missing cells.
+        model_input : DataFrame or 2-D array
+            The frame the model was fitted on (time index and all), or a flat frame holding the
+            index columns named at logging time (e.g. ``time``, ``series``; text time stamps
+            are parsed) and the feature columns. Integer column labels are accepted as fitted
+            (as text too, as model serving sends them); NaN marks missing cells.
         params : dict, optional
             ``{"n_samples": int}`` overrides the number of imputation samples.
 
         Returns
         -------
         DataFrame
-            Imputer: the index columns and the features with every gap filled. Detector (an
-            estimator with ``decision_function``): the index columns and a ``score`` column.
+            Imputer: the input's index (as columns for a flat input) and the features with every
+            gap filled. Detector: the index and the columns ``score`` and ``is_anomaly``.
         """
         import pandas as pd
 
@@ -90,30 +117,59 @@ class TSDiffPyfuncModel:
             if n_samples < 1:
                 raise ValueError(f"n_samples must be >= 1, got {n_samples}.")
             estimator.set_params(n_samples=n_samples)
-        data, frame, index_columns = self._prepare(model_input)
-        features = list(self.metadata.get("feature_columns", []))
+        frame = model_input if isinstance(model_input, pd.DataFrame) else pd.DataFrame(model_input)
+        frame, flat = self._set_index(frame.copy())
+        data = self._features(frame)
         if hasattr(estimator, "decision_function"):
-            scores = np.asarray(estimator.decision_function(data), dtype=np.float64).reshape(-1)
-            out = pd.DataFrame({"score": scores}, index=frame.index)
+            scores, labels = _detect(estimator, data)
+            out = pd.DataFrame({"score": scores, "is_anomaly": labels}, index=data.index)
         else:
             result = estimator.transform(data)
             if isinstance(result, pd.DataFrame):
                 out = result
             else:
-                out = pd.DataFrame(np.asarray(result), columns=features, index=frame.index)
-        return out.reset_index() if index_columns else out.reset_index(drop=True)
+                out = pd.DataFrame(np.asarray(result), columns=data.columns, index=data.index)
+        return out.reset_index() if flat else out
+
+
+def _has_time_index(index: Any) -> bool:
+    import pandas as pd
+
+    levels = (
+        [index.get_level_values(i) for i in range(index.nlevels)]
+        if isinstance(index, pd.MultiIndex)
+        else [index]
+    )
+    return any(
+        pd.api.types.is_datetime64_any_dtype(level) or pd.api.types.is_timedelta64_dtype(level)
+        for level in levels
+    )
+
+
+def _detect(estimator: Any, data: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Scores and 0/1 flags of one frame (one scoring pass when the detector offers ``score``)."""
+    score = getattr(estimator, "score", None)
+    if callable(score):
+        result = score(data)
+        if hasattr(result, "scores") and hasattr(result, "labels"):
+            return (
+                np.asarray(result.scores, dtype=np.float64).reshape(-1),
+                np.asarray(result.labels, dtype=np.int64).reshape(-1),
+            )
+    scores = np.asarray(estimator.decision_function(data), dtype=np.float64).reshape(-1)
+    labels = np.asarray(estimator.predict(data), dtype=np.int64).reshape(-1)
+    return scores, labels
 
 
 def _load_pyfunc(data_path: str, model_config: dict[str, Any] | None = None) -> TSDiffPyfuncModel:
     """Load the tsdiff model in ``data_path`` for MLflow (weights read with ``weights_only``)."""
-    from tsdiff.api.persistence import load_estimator, read_config
+    from tsdiff.persistence import load_estimator, read_config
+    from tsdiff.tracking._layout import input_layout
 
     config = read_config(data_path)
     estimator = load_estimator(data_path)
-    estimator.set_params(verbose=False, tracking=False)
+    estimator.set_params(verbose=False)
     metadata = (config.get("metadata") or {}).get("pyfunc") or {}
     if not metadata:
-        from tsdiff.tracking._model import input_layout
-
         _, metadata = input_layout(estimator, None)
     return TSDiffPyfuncModel(estimator, metadata)
