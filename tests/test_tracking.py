@@ -85,7 +85,7 @@ def test_run_params_and_status(tracked, store):
     )
     params = run.data.params
     assert params["window_length"] == "16"
-    assert params["channels"] == "8"
+    assert params["model.channels"] == "8" and params["trainer_kwargs.accelerator"] == "cpu"
     assert params["data.n_features"] == "4"
     assert params["data.feature_names"] == ",".join(tracked.feature_names_in_)
     assert run.data.tags["tsdiff.estimator"] == "TSDiffImputer"

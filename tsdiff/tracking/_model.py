@@ -23,7 +23,8 @@ _REQUIREMENTS = ("torch", "pytorch-lightning", "scikit-learn", "pandas", "numpy"
 
 
 def model_signature(estimator: Any) -> Any:
-    """The pyfunc signature: no input schema (the loader checks the input), an ``n_samples`` param.
+    """The pyfunc signature: no input schema (the loader checks the input); an imputer gets an
+    ``n_samples`` param, a detector no signature.
 
     MLflow's column schema cannot describe an index and drops columns whose labels are not
     strings, so a strict schema would refuse the very frame the model was fitted on; the loader
@@ -32,7 +33,9 @@ def model_signature(estimator: Any) -> Any:
     from mlflow.models.signature import ModelSignature
     from mlflow.types.schema import ParamSchema, ParamSpec
 
-    params = ParamSchema([ParamSpec("n_samples", "long", int(getattr(estimator, "n_samples", 1)))])
+    if "n_samples" not in estimator.get_params():  # the detector samples as its scorer says
+        return None
+    params = ParamSchema([ParamSpec("n_samples", "long", int(estimator.n_samples))])
     return ModelSignature(inputs=None, outputs=None, params=params)
 
 

@@ -101,7 +101,7 @@ class TSDiffPyfuncModel:
             are parsed) and the feature columns. Integer column labels are accepted as fitted
             (as text too, as model serving sends them); NaN marks missing cells.
         params : dict, optional
-            ``{"n_samples": int}`` overrides the number of imputation samples.
+            ``{"n_samples": int}`` overrides the number of imputation samples (imputers).
 
         Returns
         -------
@@ -112,7 +112,7 @@ class TSDiffPyfuncModel:
         import pandas as pd
 
         estimator = self.estimator
-        if params and params.get("n_samples") is not None:
+        if params and params.get("n_samples") is not None and "n_samples" in estimator.get_params():
             n_samples = int(params["n_samples"])
             if n_samples < 1:
                 raise ValueError(f"n_samples must be >= 1, got {n_samples}.")
