@@ -192,7 +192,29 @@ def readable_limits(values: np.ndarray, quantile: float | None) -> tuple[float, 
     finite = values[np.isfinite(values)]
     if quantile is None or not finite.size:
         return None
-    low, high = float(finite.min()), float(np.quantile(finite, quantile))
+    low, high = float(finite.min()), float(np.quantile(finite, quantile, method="lower"))
     if float(finite.max()) <= high + 2 * (high - low) or high <= low:
         return None
     return low - 0.05 * (high - low), high + 0.5 * (high - low)
+
+
+def legend_above(ax: Axes) -> None:
+    """A one-row legend just above the axes, off the data."""
+    ax.legend(
+        loc="lower left",
+        bbox_to_anchor=(0.0, 1.0),
+        ncol=5,
+        fontsize=8,
+        frameon=False,
+        borderaxespad=0.2,
+    )
+
+
+def set_title(fig: Figure, axes: list[Axes], title: str | None, created: bool) -> None:
+    """The figure's title when it was made here, else the title of the (first) given axes."""
+    if title is None:
+        return
+    if created:
+        fig.suptitle(title)
+    else:
+        axes[0].set_title(title, loc="right", fontsize=10)

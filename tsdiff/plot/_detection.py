@@ -19,8 +19,10 @@ from tsdiff.plot._common import (
     axes_for,
     check_same_index,
     half_step,
+    legend_above,
     readable_limits,
     runs,
+    set_title,
     shade,
     to_x,
     x_values,
@@ -208,14 +210,10 @@ def plot_anomaly_scores(
             clip_quantile,
         )
         if len(entries) > 1:
-            axis.set_title(f"series {key}", fontsize=9, loc="left")
+            axis.set_title(f"series {key}", fontsize=9, loc="right")
         if series.index.name is not None:
             axis.set_xlabel(str(series.index.name))
-    if title is not None:
-        if len(axes) == 1:
-            axes[0].set_title(title)
-        else:
-            fig.suptitle(title)
+    set_title(fig, axes, title, created)
     if created:
         if any(np.issubdtype(x_values(e[1].index).dtype, np.datetime64) for e in entries):
             fig.autofmt_xdate()
@@ -268,7 +266,7 @@ def _draw_scores(
         ax.set_ylabel("anomaly score (axis clipped)")
     if len(x):
         ax.set_xlim(x[0] - h, x[-1] + h)
-    ax.legend(loc="upper left", fontsize=8, ncol=4)
+    legend_above(ax)
 
 
 def plot_attribution(
@@ -351,8 +349,8 @@ def plot_attribution(
     high = vmax if vmax is not None else (float(np.quantile(finite, 0.995)) if finite.size else 1)
     if high <= low:
         high = low + 1.0
-    colours = (matplotlib.colormaps[cmap] if isinstance(cmap, str) else cmap).copy()
-    colours.set_bad((0.0, 0.0, 0.0, 0.0))
+    base = matplotlib.colormaps[cmap] if isinstance(cmap, str) else cmap
+    colours = base.with_extremes(bad=(0.0, 0.0, 0.0, 0.0))
     mesh = axis.pcolormesh(
         _edges(x),
         np.arange(n_sensors + 1) - 0.5,

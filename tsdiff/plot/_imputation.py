@@ -8,7 +8,15 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from tsdiff.plot._common import as_frame, axes_for, check_aligned, select_columns, x_values
+from tsdiff.plot._common import (
+    as_frame,
+    axes_for,
+    check_aligned,
+    legend_above,
+    select_columns,
+    set_title,
+    x_values,
+)
 
 
 def plot_imputation(
@@ -98,12 +106,8 @@ def plot_imputation(
         _draw_column(axis, x, base[column].to_numpy(dtype=np.float64), parts, clip_band)
         axis.set_ylabel(str(column))
         if i == 0:
-            axis.legend(loc="upper left", fontsize=8, ncol=4)
-    if title is not None:
-        if len(axes) == 1:
-            axes[0].set_title(title)
-        else:
-            fig.suptitle(title)
+            legend_above(axis)
+    set_title(fig, axes, title, created)
     if base.index.name is not None:
         axes[-1].set_xlabel(str(base.index.name))
     if created:
