@@ -214,6 +214,19 @@ def test_plot_anomaly_scores_several_series_and_plain_arrays() -> None:
     assert [len(_by_gid(ax, "event")) for ax in fig.get_axes()] == [3, 1]
 
 
+def test_plot_anomaly_scores_time_zones_and_periods() -> None:
+    d = _detection_data("datetime")
+    aware = d["scores"].tz_localize("Europe/Berlin")
+    events = d["events"].apply(lambda c: c.dt.tz_localize("Europe/Berlin"))
+    fig = plot_anomaly_scores(aware, events=events)
+    assert len(_by_gid(fig.get_axes()[0], "event")) == 3
+    periods = d["scores"].to_period("h")
+    events = d["events"].apply(lambda c: c.dt.to_period("h"))
+    fig = plot_anomaly_scores(periods, labels=d["labels"].to_period("h"), events=events)
+    assert len(_by_gid(fig.get_axes()[0], "event")) == 3
+    assert len(_by_gid(fig.get_axes()[0], "label")) == 3
+
+
 def test_plot_anomaly_scores_clips_a_heavy_tail_but_shows_the_threshold() -> None:
     d = _detection_data("range")
     scores = d["scores"].copy()

@@ -123,6 +123,8 @@ def x_values(index: pd.Index) -> XValues:
 def to_x(values: Any, like: XValues, name: str) -> XValues:
     """Convert labels (e.g. event starts) to the kind of x positions of ``like``."""
     index = pd.Index(values)
+    if isinstance(index, pd.PeriodIndex):
+        index = index.to_timestamp()
     if np.issubdtype(like.dtype, np.datetime64):
         if not len(index):
             return np.asarray([], dtype=like.dtype)

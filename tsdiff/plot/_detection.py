@@ -525,6 +525,8 @@ def plot_detection(
         x = x_values(index)
         h = half_step(x)
         top_ax.set_xlim(x[0] - h, x[-1] + h)
+    if len(scores) and np.issubdtype(x_values(index).dtype, np.datetime64):
+        fig.autofmt_xdate()
     if title is not None:
         fig.suptitle(title)
     elif len(keys) > 1:
