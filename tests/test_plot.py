@@ -379,7 +379,10 @@ def test_plot_detection_picks_a_series_of_a_multi_series_result() -> None:
 
     multi = pd.concat({"m1": _frame(), "m2": _frame(40)})
     result = _result(multi)
-    fig = plot_detection(result, series="m2")
+    truth = pd.Series(0, index=multi.index)
+    truth.loc["m2"] = 1
+    fig = plot_detection(result, series="m2", labels=truth.loc[["m2", "m1"]])
+    assert len(_by_gid(fig.get_axes()[0], "label")) == 1
     events = result.events()
     assert len(_by_gid(fig.get_axes()[0], "event")) == int((events["series"] == "m2").sum())
     with pytest.raises(TypeError, match="DetectionResult"):

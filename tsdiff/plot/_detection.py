@@ -486,7 +486,9 @@ def plot_detection(
     if labels is not None:
         given = _series_list(labels, "labels")
         if len(given) == len(keys) and len(keys) > 1:
-            labels = given[pos][1] if given[pos][2] else given[pos][1].to_numpy()
+            by_key = {k: (values, from_pandas) for k, values, from_pandas in given}
+            values, from_pandas = by_key.get(key, given[pos][1:])
+            labels = values if from_pandas else values.to_numpy()
     n_sensors = min(len(result.sensor_names), top) if top else len(result.sensor_names)
     import matplotlib.pyplot as plt
 
