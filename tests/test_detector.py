@@ -141,7 +141,11 @@ def fitted(train: pd.DataFrame) -> TSDiffAnomalyDetector:
     scorer = MaskedReimputationScorer(
         n_samples=3, sampling_steps=5, strip_length=8, mask_pattern="checkerboard"
     )
-    detector = TSDiffAnomalyDetector(**{**TINY, "max_epochs": 20, "scorer": scorer})
+    # train_stride=1 (the old detector's default): the drift test below needs a model trained on
+    # every window
+    detector = TSDiffAnomalyDetector(
+        **{**TINY, "max_epochs": 20, "train_stride": 1, "scorer": scorer}
+    )
     return detector.fit(train)
 
 
@@ -555,12 +559,12 @@ def test_threshold_drift_raises_the_threshold_of_each_drifted_series_only(
 ) -> None:
     frame, _ = test_frame
     drifted = frame.copy()
-    drifted["temp"] += 2.5  # the whole series leaves the training range of one sensor
+    drifted["temp"] += 2.0  # the whole series leaves the training range of one sensor
     plain = fitted.predict(drifted)
     scores = fitted.decision_function(drifted).to_numpy()
     calibration_median = np.median(fitted.decision_scores_)
     assert np.median(scores) > calibration_median + 1.0  # the drift is real for this model
-    assert plain.mean() > 0.4  # and the calibrated threshold flags much of the series
+    assert plain.mean() > 0.5  # and the calibrated threshold flags most of the series
     adjusting = copy_of(fitted).set_params(thresholder=POT(drift=True))
     with pytest.raises(ValueError, match="thresholder changed since calibration"):
         adjusting.predict(drifted)
@@ -572,9 +576,7 @@ def test_threshold_drift_raises_the_threshold_of_each_drifted_series_only(
     expected = fitted.threshold_ + np.median(scores) - calibration_median
     np.testing.assert_allclose(adjusting.score(drifted).thresholds, [expected])
     np.testing.assert_array_equal(flags.to_numpy(), (scores > expected).astype(int))
-    # (with train_stride=2 the tiny model's drifted scores spread more than with the old
-    # stride 1, so the adjustment removes a little under half of the false alarms, not more)
-    assert flags.mean() < 0.6 * plain.mean()
+    assert flags.mean() < 0.5 * plain.mean()
     events = adjusting.predict_events(drifted)
     assert (events["peak_score"] > expected).all()
     # each series gets its own threshold: an undrifted series keeps the calibrated one
@@ -583,7 +585,7 @@ def test_threshold_drift_raises_the_threshold_of_each_drifted_series_only(
     listed_scores = [s.to_numpy() for s in fitted.decision_function([drifted, normal])]
     listed = adjusting.predict([drifted, normal])
     rises = [np.median(s) - calibration_median for s in listed_scores]
-    assert rises[0] > 3.0 and rises[1] < 1.0
+    assert rises[0] > 5.0 and rises[1] < 1.0
     for flagged, scored, rise in zip(listed, listed_scores, rises, strict=True):
         own = fitted.threshold_ + max(0.0, rise)
         np.testing.assert_array_equal(flagged.to_numpy(), (scored > own).astype(int))
