@@ -44,7 +44,8 @@ def test_a_useless_model_falls_back_to_interpolation() -> None:
         torch.nn.init.normal_(imputer.model_.output.weight, std=50.0)
     imputer._calibrate_on_held_out(
         imputer._split_validation(
-            imputer._parse(frame.iloc[:400], reset=False).series(imputer.time_step_)
+            imputer._parse(frame.iloc[:400], reset=False).series(imputer.time_step_),
+            imputer.validation_fraction,
         )[1]
     )
     assert np.all(imputer.blend_weights_ <= 0.2), imputer.blend_weights_

@@ -24,15 +24,13 @@ def test_aqi36_slice_beats_column_mean() -> None:
     test_input = test.mask(hidden)
     imputer = TSDiffImputer(
         window_length=24,
-        channels=32,
-        n_layers=2,
-        n_heads=4,
+        model={"channels": 32, "n_layers": 2, "n_heads": 4},
         max_epochs=4,
         batch_size=32,
         train_stride=2,
         n_samples=16,
         sampling_steps=5,
-        accelerator="cpu",
+        trainer_kwargs={"accelerator": "cpu"},
         random_state=0,
         verbose=False,
     ).fit(train)
