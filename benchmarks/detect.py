@@ -339,7 +339,7 @@ def detector_postprocessing(detector: Any) -> dict[str, Any]:
 def score_series(detector: Any, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     """Per-sensor scores ``(n, K)`` and time-step scores ``(n,)`` of one series, from one
     scoring pass."""
-    result = detector.score(frame)
+    result = detector.detect(frame)
     return np.asarray(result.sensor_scores, dtype=np.float64), np.asarray(
         result.scores, dtype=np.float64
     )

@@ -353,21 +353,18 @@ class _FakeResult:
 class _Counting:
     """A detector stand-in that counts its sampling passes."""
 
-    def __init__(self, with_score: bool, threshold: float | None = 2.5) -> None:
+    def __init__(self) -> None:
         self.calls: list[str] = []
-        self.threshold_ = threshold
-        if with_score:
-            self.score = self._score
 
-    def _score(self, X):
-        self.calls.append("score")
+    def detect(self, X):
+        self.calls.append("detect")
         return _FakeResult(len(X))
 
-    def decision_function(self, X):
+    def decision_function(self, X):  # a second sampling pass: must not be called
         self.calls.append("decision_function")
         return np.array([0.0, 1.0, np.nan, 3.0, 4.0])
 
-    def predict(self, X):
+    def predict(self, X):  # a second sampling pass: must not be called
         self.calls.append("predict")
         return np.array([0, 0, 0, 1, 1])
 
@@ -375,17 +372,10 @@ class _Counting:
 def test_score_once_samples_once():
     from tsdiff.evaluation import score_once
 
-    X = np.zeros((5, 2))
-    new = _Counting(with_score=True)
-    scores, flags = score_once(new, X)
-    assert new.calls == ["score"] and flags.tolist() == [0, 0, 0, 1, 1]
-    old = _Counting(with_score=False)
-    scores, flags = score_once(old, X)
-    assert old.calls == ["decision_function"]  # flags from threshold_, no second pass
-    assert flags.tolist() == [0, 0, 0, 1, 1] and np.isnan(scores[2])
-    unthresholded = _Counting(with_score=False, threshold=None)
-    score_once(unthresholded, X)
-    assert unthresholded.calls == ["decision_function", "predict"]
+    detector = _Counting()
+    scores, flags = score_once(detector, np.zeros((5, 2)))
+    assert detector.calls == ["detect"] and flags.tolist() == [0, 0, 0, 1, 1]
+    assert scores.tolist() == [0.0, 1.0, 2.0, 3.0, 4.0]
 
 
 def test_evaluate_json_has_no_nan_and_says_why():

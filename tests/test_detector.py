@@ -17,6 +17,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from tsdiff import TSDiffAnomalyDetector, TSDiffImputer
 from tsdiff.api._detection_result import DetectionResult
+from tsdiff.data.frames import column_identity
 from tsdiff.metrics import vus_pr
 from tsdiff.scoring import (
     POT,
@@ -189,11 +190,10 @@ def test_score_returns_one_result_that_the_other_methods_reuse(
     frame, _ = test_frame
     detector = copy_of(fitted)
     counter = SamplingCounter(detector)
-    result = detector.score(frame)
+    result = detector.detect(frame)
     assert isinstance(result, DetectionResult)
     sampled = counter.calls
-    seconds = detector.last_sampling_seconds_
-    assert sampled >= 1
+    assert sampled >= 1 and result.seconds > 0
     pd.testing.assert_series_equal(detector.decision_function(frame), result.scores)
     pd.testing.assert_series_equal(detector.predict(frame), result.labels)
     pd.testing.assert_frame_equal(detector.feature_scores(frame), result.sensor_scores)
@@ -205,9 +205,9 @@ def test_score_returns_one_result_that_the_other_methods_reuse(
     pd.testing.assert_series_equal(detector.score_samples(frame), -result.scores)
     detector.predict_proba(frame)
     detector.predict_confidence(frame)
-    assert detector.score(frame) is result
+    assert detector.detect(frame) is result
     # none of these sampled again
-    assert counter.calls == sampled and detector.last_sampling_seconds_ == seconds
+    assert counter.calls == sampled
     assert result.thresholds == [detector.threshold_]
     np.testing.assert_array_equal(
         result.labels.to_numpy(), (result.scores.to_numpy() > detector.threshold_).astype(int)
@@ -385,7 +385,7 @@ def test_changed_parts_refuse_to_score_until_calibrated(
         ("thresholder", POT(risk=0.01)),
     ]:
         changed = copy_of(fitted).set_params(**{name: part})
-        for method in ("score", "decision_function", "predict", "feature_scores"):
+        for method in ("detect", "decision_function", "predict", "feature_scores"):
             with pytest.raises(ValueError, match=rf"The {name} changed since calibration"):
                 getattr(changed, method)(frame.iloc[:64])
     # nested parameters of a part count too, and are validated when scoring
@@ -459,7 +459,7 @@ def test_many_series_inputs_keep_their_structure(
     np.testing.assert_allclose(multi.loc["a"].to_numpy(), listed[0].to_numpy())
     events = fitted.predict_events(stacked)
     assert "series" in events.columns and set(events["series"]) <= {"a", "b"}
-    result = fitted.score(stacked)
+    result = fitted.detect(stacked)
     assert len(result.thresholds) == 2 and isinstance(result.sensor_scores, pd.DataFrame)
     array_scores = fitted.decision_function(frame.to_numpy())
     assert isinstance(array_scores, np.ndarray) and array_scores.shape == (len(frame),)
@@ -471,10 +471,12 @@ def test_pickle_round_trip_gives_the_same_scores(
     fitted: TSDiffAnomalyDetector, test_frame: tuple
 ) -> None:
     frame, _ = test_frame
-    fitted.score(frame)
-    assert fitted._last_result is not None
+    from tsdiff.api.detector import _RUNTIME
+
+    fitted.detect(frame)
+    assert "result" in _RUNTIME[fitted]  # the cache lives off the estimator
     copy = pickle.loads(pickle.dumps(fitted))
-    assert getattr(copy, "_last_result", None) is None  # the cached result is not pickled
+    assert copy not in _RUNTIME  # the cached result is not pickled
     pd.testing.assert_series_equal(copy.decision_function(frame), fitted.decision_function(frame))
 
 
@@ -512,11 +514,6 @@ def test_multi_scale_smoothing_is_calibrated_and_survives_save_and_load(
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: _check_parts_current compares get_params() with !=, so smoothing=[1, 9] after "
-    "calibrating with (1, 9) counts as a changed aggregator (the old detector accepted it)",
-)
 def test_a_list_of_the_same_smoothing_lengths_is_not_a_change(
     fitted: TSDiffAnomalyDetector, held_out: pd.DataFrame, test_frame: tuple
 ) -> None:
@@ -574,7 +571,7 @@ def test_threshold_drift_raises_the_threshold_of_each_drifted_series_only(
     np.testing.assert_allclose(adjusting.decision_scores_, fitted.decision_scores_)
     flags = adjusting.predict(drifted)
     expected = fitted.threshold_ + np.median(scores) - calibration_median
-    np.testing.assert_allclose(adjusting.score(drifted).thresholds, [expected])
+    np.testing.assert_allclose(adjusting.detect(drifted).thresholds, [expected])
     np.testing.assert_array_equal(flags.to_numpy(), (scores > expected).astype(int))
     assert flags.mean() < 0.5 * plain.mean()
     events = adjusting.predict_events(drifted)
@@ -701,9 +698,11 @@ def test_integer_and_tuple_columns_fit_refit_and_global_random_state(
         patch.setattr(fit, "train_denoiser", broken)
         with pytest.raises(RuntimeError, match="training exploded"):
             detector.fit(train.iloc[:300])  # string columns this time
-    assert list(detector.column_labels_) == [0, 1, 2, 3]
+    assert detector.column_ids_ == column_identity(pd.Index([0, 1, 2, 3]))
     np.testing.assert_array_equal(detector.decision_scores_, decision_scores)
-    detector._last_result = None  # sample again rather than read the cache
+    from tsdiff.api.detector import _RUNTIME
+
+    _RUNTIME.pop(detector, None)  # sample again rather than read the cache
     pd.testing.assert_series_equal(detector.decision_function(numbered), scores)
     # tuple labels
     pairs = pd.MultiIndex.from_tuples([("a", 1), ("a", 2), ("b", 1), ("b", 2)])
@@ -725,7 +724,7 @@ def test_bad_input_is_reported(fitted: TSDiffAnomalyDetector, test_frame: tuple)
     with pytest.raises(NotFittedError):
         TSDiffAnomalyDetector().decision_function(frame)
     with pytest.raises(NotFittedError):
-        TSDiffAnomalyDetector().score(frame)
+        TSDiffAnomalyDetector().detect(frame)
 
 
 def test_training_targets_are_the_scoring_masks(
@@ -763,13 +762,6 @@ def test_short_training_data_calibrates_on_training_data_with_a_warning() -> Non
     assert detector.decision_scores_.size == 40
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=ValueError,
-    reason="bug: fit on fewer rows than window_length trains the network, warns that it "
-    "calibrates on the training data, then _calibrate raises 'Calibration data has 20 rows, "
-    "fewer than window_length' (the old detector calibrated on the padded window)",
-)
 def test_training_data_shorter_than_a_window_still_fits(monkeypatch: pytest.MonkeyPatch) -> None:
     import tsdiff.training.fit as fit
 
@@ -833,42 +825,15 @@ EXPECTED_FAILED = {
     "(the windows it lies in), so reordering rows changes the scores",
     "check_methods_subset_invariance": "scoring a subset of rows changes the windows, hence the "
     "context each row is imputed from",
-    # bugs, each with a strict xfail test below
-    "check_fit_score_takes_y": "bug: score(X) has no y (test_score_accepts_y_as_sklearn_requires)",
-    "check_n_features_in_after_fitting": "bug: calls score(X, y=y) (same bug)",
-    "check_pipeline_consistency": "bug: calls score(X, y) (same bug)",
-    "check_dict_unchanged": "bug: predict stores the score cache and the sampling time in "
-    "__dict__ (test_predict_does_not_change_the_estimator_dict)",
-    "check_fit2d_1sample": "bug: a 1-row fit trains, then fails calibrating with a message "
-    "sklearn does not recognise (test_training_data_shorter_than_a_window_still_fits)",
 }
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: predict/decision_function set _last_result (the score cache) and "
-    "last_sampling_seconds_ in __dict__, which sklearn's check_dict_unchanged forbids",
-)
 def test_predict_does_not_change_the_estimator_dict() -> None:
     from sklearn.utils.estimator_checks import check_dict_unchanged
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
         check_dict_unchanged("TSDiffAnomalyDetector", CHECKED)
-
-
-@pytest.mark.xfail(
-    strict=True,
-    raises=TypeError,
-    reason="bug: TSDiffAnomalyDetector.score(X) has no y parameter, but scikit-learn calls "
-    "score(X, y) on any estimator with a score method (check_fit_score_takes_y)",
-)
-def test_score_accepts_y_as_sklearn_requires(
-    fitted: TSDiffAnomalyDetector, test_frame: tuple
-) -> None:
-    frame, _ = test_frame
-    result = fitted.score(frame, None)  # type: ignore[call-arg]
-    assert isinstance(result, DetectionResult)
 
 
 @parametrize_with_checks(

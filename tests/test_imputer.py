@@ -283,7 +283,7 @@ def test_bad_settings_after_fit_are_named_at_transform(
 def test_all_missing_input_is_refused(fitted: tuple[TSDiffImputer, pd.DataFrame]) -> None:
     imputer, frame = fitted
     empty = frame.iloc[:40] * np.nan
-    with pytest.raises(ValueError, match="no observed value"):
+    with pytest.raises(ValueError, match="cells is missing"):
         imputer.transform(empty)
     with pytest.raises(ValueError, match="Series 1 of X has no observed value"):
         imputer.transform([frame.iloc[:40], empty])

@@ -339,11 +339,6 @@ def test_scorer_chunks_and_multiple_series_are_put_back_in_place(
         )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="regression: the old detector warned that aggregation='max' with a score_cap makes "
-    "every step above the cap tie; TopK(k=1, cap=...) accepts it silently",
-)
 def test_topk_warns_that_a_capped_maximum_ties() -> None:
     with pytest.warns(UserWarning, match="tie"):
         TopK(k=1, cap=5.0, smoothing=1).fit(_raw_tables())

@@ -149,32 +149,18 @@ def evaluate_on_hidden_cells(
     return result
 
 
-def score_once(detector: Any, X: Any) -> tuple[np.ndarray, np.ndarray | None]:
-    """Scores and 0/1 flags of every row of ``X`` from a single sampling pass.
-
-    Uses ``detector.score(X)`` (a result with ``scores`` and ``labels``) where the detector has
-    it; otherwise ``decision_function`` and, for the flags, ``threshold_`` (a second pass through
-    ``predict`` only for a per-series drift-adjusted threshold).
+def score_once(detector: Any, X: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Scores and 0/1 flags of every row of ``X`` from a single sampling pass
+    (``detector.detect(X)``), flattened in row order.
 
     Returns
     -------
     scores : ndarray of float, shape (n_rows,)
         NaN for rows without any observed value.
-    flags : ndarray of int, shape (n_rows,), or None
-        None when the detector has no threshold.
+    flags : ndarray of int, shape (n_rows,)
     """
-    score = getattr(detector, "score", None)
-    if callable(score):
-        result = score(X)
-        scores = np.asarray(result.scores, dtype=np.float64).reshape(-1)
-        labels = getattr(result, "labels", None)
-        flags = None if labels is None else np.asarray(labels, dtype=np.int64).reshape(-1)
-        return scores, flags
-    scores = np.asarray(detector.decision_function(X), dtype=np.float64).reshape(-1)
-    threshold = getattr(detector, "threshold_", None)
-    if threshold is not None and not getattr(detector, "threshold_drift", False):
-        flags = (np.nan_to_num(scores, nan=-np.inf) > float(threshold)).astype(np.int64)
-        return scores, flags
-    if hasattr(detector, "predict"):
-        return scores, np.asarray(detector.predict(X), dtype=np.int64).reshape(-1)
-    return scores, None
+    result = detector.detect(X)
+    return (
+        np.asarray(result.scores, dtype=np.float64).reshape(-1),
+        np.asarray(result.labels, dtype=np.int64).reshape(-1),
+    )

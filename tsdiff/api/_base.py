@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import random
-import time
 import warnings
 from collections.abc import Iterator
 from numbers import Integral, Real
@@ -409,12 +408,11 @@ class DiffusionEstimatorBase(BaseEstimator):
         """Samples ``(n_windows, n_samples, K, L)`` of ``store``'s windows (standardised units).
 
         The one place the estimators call the sampler; the network is moved back to the CPU
-        afterwards and ``last_sampling_seconds_`` records the wall time.
+        afterwards.
         """
         from tsdiff.inference import sample_windows
 
         config = self.model_config_
-        start = time.perf_counter()
         try:
             drawn = sample_windows(
                 network if network is not None else self.model_,
@@ -433,5 +431,4 @@ class DiffusionEstimatorBase(BaseEstimator):
             )
         finally:
             self.model_ = self.model_.cpu()
-        self.last_sampling_seconds_ = time.perf_counter() - start
         return drawn

@@ -39,7 +39,7 @@ def arrange_per_step(layout: InputLayout, per_series: list[np.ndarray], name: st
 @dataclass
 class DetectionResult:
     """Scores, flags and per-sensor scores of one call to
-    :meth:`~tsdiff.TSDiffAnomalyDetector.score`, arranged like its input.
+    :meth:`~tsdiff.TSDiffAnomalyDetector.detect`, arranged like its input.
 
     Attributes
     ----------
@@ -51,6 +51,8 @@ class DetectionResult:
         Per-sensor contribution to each step's score (NaN for missing cells).
     thresholds : list of float
         The threshold applied to each series (``threshold_``, raised for drift if enabled).
+    seconds : float
+        Wall time of the scoring pass.
     """
 
     scores: Any
@@ -62,6 +64,7 @@ class DetectionResult:
     step_labels: list[np.ndarray] = field(repr=False)
     sensor_tables: list[np.ndarray] = field(repr=False)
     sensor_names: list[str] = field(repr=False)
+    seconds: float = 0.0
 
     def events(
         self, *, max_gap: int = 0, min_length: int = 1, top_sensors: int = 3

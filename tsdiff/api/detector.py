@@ -4,7 +4,9 @@ re-impute each observed value from its surroundings."""
 from __future__ import annotations
 
 import hashlib
+import time
 import warnings
+import weakref
 from numbers import Integral
 from typing import Any, ClassVar
 
@@ -22,6 +24,10 @@ from tsdiff.scoring.aggregators import TopK
 from tsdiff.scoring.probabilities import outlier_probability, prediction_confidence
 from tsdiff.scoring.scorers import MaskedReimputationScorer
 from tsdiff.scoring.thresholders import POT
+
+#: Per detector, run-time state kept off the estimator (``predict`` must not change
+#: ``__dict__``): the last detection result and its input fingerprint, the compiled network.
+_RUNTIME: weakref.WeakKeyDictionary[Any, dict[str, Any]] = weakref.WeakKeyDictionary()
 
 #: Fraction at the end of each training series held out to calibrate (and stop early).
 CALIBRATION_FRACTION = 0.2
@@ -50,7 +56,7 @@ class TSDiffAnomalyDetector(DiffusionEstimatorBase):
     aggregator and the thresholder. Conventions follow PyOD: :meth:`decision_function` is higher
     for more anomalous steps, :meth:`predict` returns 0 (normal) or 1 (anomaly), and ``fit``
     sets ``decision_scores_``, ``labels_`` and ``threshold_`` on the held-out part. One
-    :meth:`score` call samples once and gives scores, flags, per-sensor scores and events; the
+    :meth:`detect` call samples once and gives scores, flags, per-sensor scores and events; the
     other methods read the result of the last call for the same input.
 
     Parameters
@@ -108,7 +114,7 @@ class TSDiffAnomalyDetector(DiffusionEstimatorBase):
     >>> detector = TSDiffAnomalyDetector(  # doctest: +SKIP
     ...     aggregator=TopK(k=6, cap=50), thresholder=POT(risk=0.002), max_time=600
     ... ).fit(normal_period)
-    >>> result = detector.score(new_period)  # doctest: +SKIP
+    >>> result = detector.detect(new_period)  # doctest: +SKIP
     >>> result.scores, result.labels, result.events()  # doctest: +SKIP
     """
 
@@ -211,6 +217,12 @@ class TSDiffAnomalyDetector(DiffusionEstimatorBase):
         """
         with self._fitting(X) as session:
             parsed, held_out = self._fit_diffusion(X, session, CALIBRATION_FRACTION)
+            n_rows = sum(len(v) for v in parsed.values)
+            if n_rows < 2:
+                raise ValueError(
+                    f"n_samples = {n_rows}: the detector needs more than 1 sample (row) to "
+                    "calibrate a threshold; pass a longer training period."
+                )
             self.calibration_on_training_data_ = held_out is None
             if held_out is None:
                 warnings.warn(
@@ -291,17 +303,18 @@ class TSDiffAnomalyDetector(DiffusionEstimatorBase):
         self : TSDiffAnomalyDetector
         """
         parsed = self._check_fitted_input(X)
-        self._calibrate(parsed.series(self.time_step_))
-        return self
-
-    def _calibrate(self, series: SeriesSet) -> None:
-        """Fit the parts on ``series`` and set the PyOD-style attributes."""
+        series = parsed.series(self.time_step_)
         n_rows = sum(len(v) for v in series.values)
         if n_rows < self.window_length:
             raise ValueError(
                 f"Calibration data has {n_rows} rows, fewer than window_length "
                 f"({self.window_length}); pass more normal data."
             )
+        self._calibrate(series)
+        return self
+
+    def _calibrate(self, series: SeriesSet) -> None:
+        """Fit the parts on ``series`` and set the PyOD-style attributes."""
         scorer, aggregator, thresholder = self._parts()
         raw = self._cell_scores(scorer, series)
         aggregator.fit(raw)
@@ -313,7 +326,7 @@ class TSDiffAnomalyDetector(DiffusionEstimatorBase):
         self.threshold_ = float(thresholder.threshold_)
         self.decision_scores_ = scores
         self.labels_ = (scores > self.threshold_).astype(np.int64)
-        self._last_result: tuple[str, DetectionResult] | None = None
+        _RUNTIME.pop(self, None)
 
     # -- scoring --------------------------------------------------------------------------------
     def _cell_scores(self, scorer: MaskedReimputationScorer, series: SeriesSet) -> list[np.ndarray]:
@@ -346,7 +359,8 @@ class TSDiffAnomalyDetector(DiffusionEstimatorBase):
         """A compiled copy of the network for long scoring runs on the CPU (None: eager)."""
         if type(self)._compile_failed or self._inference_device().type != "cpu":
             return None
-        cached = getattr(self, "_compiled", None)
+        runtime = _RUNTIME.setdefault(self, {})
+        cached = runtime.get("compiled")
         if cached is not None and cached[0] is self.model_:
             return cached[1]
         import torch
@@ -354,7 +368,7 @@ class TSDiffAnomalyDetector(DiffusionEstimatorBase):
         # inductor's pattern matcher rewrites the explicit attention into fused SDPA, which is
         # slower at these sizes on CPU (docs/design.md).
         compiled = torch.compile(self.model_, dynamic=False, options={"pattern_matcher": False})
-        self._compiled = (self.model_, compiled)
+        runtime["compiled"] = (self.model_, compiled)
         return compiled
 
     def _sample_padded(
@@ -385,7 +399,9 @@ class TSDiffAnomalyDetector(DiffusionEstimatorBase):
             ("scorer", "aggregator", "thresholder"),
             strict=True,
         ):
-            if type(fitted) is not type(now) or fitted.get_params() != now.get_params():
+            if type(fitted) is not type(now) or _comparable(fitted.get_params()) != _comparable(
+                now.get_params()
+            ):
                 raise ValueError(
                     f"The {name} changed since calibration; call calibrate(X_normal) with "
                     "held-out normal data before scoring."
@@ -402,7 +418,7 @@ class TSDiffAnomalyDetector(DiffusionEstimatorBase):
             )
         return digest.hexdigest()
 
-    def score(self, X: Any) -> DetectionResult:
+    def detect(self, X: Any) -> DetectionResult:
         """Score ``X`` once: time-step scores, flags, per-sensor scores and events.
 
         Parameters
@@ -421,9 +437,11 @@ class TSDiffAnomalyDetector(DiffusionEstimatorBase):
         parsed = self._check_fitted_input(X)
         self._check_parts_current()
         key = self._fingerprint(parsed)
-        cached = getattr(self, "_last_result", None)
+        runtime = _RUNTIME.setdefault(self, {})
+        cached = runtime.get("result")
         if cached is not None and cached[0] == key:
             return cached[1]
+        start = time.perf_counter()
         raw = self._cell_scores(self.scorer_, parsed.series(self.time_step_))
         tables = [self.aggregator_.sensor_scores(r) for r in raw]
         steps = [self.aggregator_.aggregate(t) for t in tables]
@@ -443,8 +461,9 @@ class TSDiffAnomalyDetector(DiffusionEstimatorBase):
             step_labels=flags,
             sensor_tables=tables,
             sensor_names=self._sensor_names(parsed),
+            seconds=time.perf_counter() - start,
         )
-        self._last_result = (key, result)
+        runtime["result"] = (key, result)
         return result
 
     def _sensor_names(self, parsed: ParsedInput) -> list[str]:
@@ -462,7 +481,7 @@ class TSDiffAnomalyDetector(DiffusionEstimatorBase):
             list of frames, a 1-D array for a 2-D array (``(n_series, n_steps)`` for a 3-D
             array). Steps with no observed sensor get NaN.
         """
-        return self.score(X).scores
+        return self.detect(X).scores
 
     def score_samples(self, X: Any) -> Any:
         """Opposite of :meth:`decision_function`, scikit-learn's convention (lower = more
@@ -471,7 +490,7 @@ class TSDiffAnomalyDetector(DiffusionEstimatorBase):
 
     def predict(self, X: Any) -> Any:
         """Flag anomalous time steps: 1 where the score exceeds the threshold, else 0."""
-        return self.score(X).labels
+        return self.detect(X).labels
 
     def fit_predict(self, X: Any, y: Any = None) -> Any:
         """Fit on ``X`` and flag its anomalies (see :meth:`predict`)."""
@@ -480,13 +499,15 @@ class TSDiffAnomalyDetector(DiffusionEstimatorBase):
     def feature_scores(self, X: Any) -> Any:
         """Per-sensor contribution to each time step's score (same index and columns as ``X``
         for frames; NaN for unscored cells)."""
-        return self.score(X).sensor_scores
+        return self.detect(X).sensor_scores
 
     def predict_events(
         self, X: Any, *, max_gap: int = 0, min_length: int = 1, top_sensors: int = 3
     ) -> pd.DataFrame:
         """Group flagged time steps into events (see :meth:`DetectionResult.events`)."""
-        return self.score(X).events(max_gap=max_gap, min_length=min_length, top_sensors=top_sensors)
+        return self.detect(X).events(
+            max_gap=max_gap, min_length=min_length, top_sensors=top_sensors
+        )
 
     def predict_proba(self, X: Any, method: str = "linear") -> Any:
         """Probability of each time step being normal / anomalous (PyOD's convention).
@@ -504,7 +525,7 @@ class TSDiffAnomalyDetector(DiffusionEstimatorBase):
         DataFrame (columns ``normal``, ``anomaly``), list of DataFrames, or ndarray ``(..., 2)``
             NaN where the step has no score.
         """
-        result = self.score(X)
+        result = self.detect(X)
         probs = []
         for s in result.step_scores:
             p = outlier_probability(s, self.decision_scores_, method)
@@ -521,19 +542,13 @@ class TSDiffAnomalyDetector(DiffusionEstimatorBase):
         Series, list of Series, or ndarray
             In the structure of :meth:`decision_function`'s output; NaN where no score.
         """
-        result = self.score(X)
+        result = self.detect(X)
         alarms = int(self.labels_.sum())
         confidences = [
             prediction_confidence(s, f, self.decision_scores_, alarms)
             for s, f in zip(result.step_scores, result.step_labels, strict=True)
         ]
         return arrange_per_step(result.layout, confidences, "confidence")
-
-    def __getstate__(self) -> dict[str, Any]:
-        state = self.__dict__.copy()
-        state.pop("_last_result", None)
-        state.pop("_compiled", None)  # compiled graphs are not picklable; rebuilt on demand
-        return state
 
     def __sklearn_tags__(self) -> Any:
         tags = super().__sklearn_tags__()
@@ -546,3 +561,11 @@ def _negate(output: Any) -> Any:
     if isinstance(output, list):
         return [-o for o in output]
     return -output
+
+
+def _comparable(params: dict[str, Any]) -> dict[str, Any]:
+    """Parameters in a form that compares by meaning (``[1, 9]`` equals ``(1, 9)``)."""
+    return {
+        k: tuple(np.asarray(v).ravel().tolist()) if isinstance(v, (list, tuple, np.ndarray)) else v
+        for k, v in params.items()
+    }

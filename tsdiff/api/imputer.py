@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import warnings
 from numbers import Integral, Real
 from typing import Any, ClassVar
@@ -316,6 +317,7 @@ class TSDiffImputer(  # type: ignore[call-arg]
             (store.n_windows, n_samples, store.values.shape[1], store.length),
         ).copy()
         if needs.any():
+            start = time.perf_counter()
             window_samples[needs] = self._sample_windows(
                 store.subset(np.flatnonzero(needs)),
                 n_samples=n_samples,
@@ -323,6 +325,7 @@ class TSDiffImputer(  # type: ignore[call-arg]
                 sampling_steps=self.sampling_steps,
                 batch_size=self.inference_batch_size,
             )
+            self.last_sampling_seconds_ = time.perf_counter() - start
         results = []
         standardised = self._standardise(series)
         for samples, original, scaled, stamps in zip(

@@ -186,7 +186,7 @@ def plot_anomaly_scores(
 
     Examples
     --------
-    >>> result = detector.score(test)  # doctest: +SKIP
+    >>> result = detector.detect(test)  # doctest: +SKIP
     >>> fig = plot_anomaly_scores(  # doctest: +SKIP
     ...     result.scores, result.thresholds, labels=y, events=result.events()
     ... )
@@ -418,7 +418,7 @@ def plot_detection(
     Parameters
     ----------
     result : DetectionResult
-        ``detector.score(X)``.
+        ``detector.detect(X)``.
     labels : Series, ndarray, or list of them, optional
         True labels (1 = anomalous) of the plotted series (or one per series of the result).
     series : label, optional
@@ -451,13 +451,13 @@ def plot_detection(
 
     Examples
     --------
-    >>> fig = plot_detection(detector.score(test), labels=y, top=10)  # doctest: +SKIP
+    >>> fig = plot_detection(detector.detect(test), labels=y, top=10)  # doctest: +SKIP
     """
     from tsdiff.api._detection_result import DetectionResult
 
     if not isinstance(result, DetectionResult):
         raise TypeError(
-            f"result must be a DetectionResult (detector.score(X)), got {type(result).__name__}."
+            f"result must be a DetectionResult (detector.detect(X)), got {type(result).__name__}."
         )
     keys = _result_keys(result)
     listed = ", ".join(repr(k) for k in keys[:10]) + (", ..." if len(keys) > 10 else "")

@@ -7,6 +7,7 @@ time step into one score.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from numbers import Integral, Real
 from typing import Any, ClassVar
@@ -69,6 +70,13 @@ class TopK(BaseEstimator):
         """Check the parameters (raises ``ValueError``/``TypeError`` naming the parameter)."""
         self._validate_params()
         smoothing_windows(self.smoothing)
+        if self.k == 1 and self.cap is not None:
+            warnings.warn(
+                f"TopK(k=1, cap={self.cap}) makes every step above the cap tie; use k > 1 with a "
+                "cap, or cap=None.",
+                UserWarning,
+                stacklevel=3,
+            )
 
     def fit(self, raw_tables: Sequence[np.ndarray]) -> TopK:
         """Learn the per-sensor and per-scale normalisation on calibration cell scores.

@@ -147,18 +147,10 @@ def _has_time_index(index: Any) -> bool:
 
 
 def _detect(estimator: Any, data: Any) -> tuple[np.ndarray, np.ndarray]:
-    """Scores and 0/1 flags of one frame (one scoring pass when the detector offers ``score``)."""
-    score = getattr(estimator, "score", None)
-    if callable(score):
-        result = score(data)
-        if hasattr(result, "scores") and hasattr(result, "labels"):
-            return (
-                np.asarray(result.scores, dtype=np.float64).reshape(-1),
-                np.asarray(result.labels, dtype=np.int64).reshape(-1),
-            )
-    scores = np.asarray(estimator.decision_function(data), dtype=np.float64).reshape(-1)
-    labels = np.asarray(estimator.predict(data), dtype=np.int64).reshape(-1)
-    return scores, labels
+    """Scores and 0/1 flags of one frame, from one scoring pass."""
+    from tsdiff.evaluation import score_once
+
+    return score_once(estimator, data)
 
 
 def _load_pyfunc(data_path: str, model_config: dict[str, Any] | None = None) -> TSDiffPyfuncModel:
