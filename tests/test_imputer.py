@@ -331,3 +331,25 @@ def test_validation_data_and_history(sine_frame: pd.DataFrame) -> None:
     assert imputer.n_val_windows_ > 0 and len(imputer.history_) == 3
     assert all("val_loss" in row and "train_loss" in row for row in imputer.history_)
     assert imputer.best_val_loss_ == pytest.approx(min(row["val_loss"] for row in imputer.history_))
+
+
+def test_memory_guard_refuses_before_sampling(
+    fitted: tuple[TSDiffImputer, pd.DataFrame], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import tsdiff.api._memory as memory
+    import tsdiff.inference as inference
+    from tsdiff.api._memory import InsufficientMemoryError
+
+    imputer, frame = fitted
+    calls: list[int] = []
+    monkeypatch.setattr(inference, "sample_windows", lambda *a, **k: calls.append(1))
+    monkeypatch.setattr(memory, "available_memory_bytes", lambda: 2**20)  # 1 MiB left
+    with pytest.raises(InsufficientMemoryError, match=r"GiB.*lower n_samples"):
+        imputer.sample(frame, n_samples=500)
+    assert not calls  # refused before any sampling
+    monkeypatch.setattr(memory, "available_memory_bytes", lambda: 2**40)
+    try:
+        imputer.sample(frame, n_samples=500)  # enough memory: the guard lets it sample
+    except Exception:  # the stubbed sampler returns nothing usable
+        pass
+    assert calls

@@ -20,6 +20,7 @@ from sklearn.base import BaseEstimator
 from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from tsdiff.api._memory import check_memory
 from tsdiff.data.frames import (
     ParsedInput,
     SeriesSet,
@@ -413,6 +414,17 @@ class DiffusionEstimatorBase(BaseEstimator):
         from tsdiff.inference import sample_windows
 
         config = self.model_config_
+        per_call = self._inference_batch_size(batch_size)
+        n_features = store.values.shape[1]
+        check_memory(
+            # the returned samples (float32), and one network call's activations: about
+            # 12 tensors of (window-samples, K, L, channels) per layer plus attention slices
+            store.n_windows * n_samples * n_features * store.length * 4
+            + per_call * n_features * store.length * config.channels * 4 * 12 * config.n_layers,
+            f"Sampling {n_samples} samples of {store.n_windows} windows of {store.length} x "
+            f"{n_features}",
+            "lower n_samples or inference_batch_size, or pass fewer rows at a time.",
+        )
         try:
             drawn = sample_windows(
                 network if network is not None else self.model_,
@@ -422,7 +434,7 @@ class DiffusionEstimatorBase(BaseEstimator):
                 sampler=sampler,
                 sampling_steps=sampling_steps,
                 eta=config.eta,
-                batch_size=self._inference_batch_size(batch_size),
+                batch_size=per_call,
                 seed=self.random_state,
                 device=self._inference_device(),
                 precision=self._inference_precision(),

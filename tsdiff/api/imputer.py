@@ -14,6 +14,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 
 from tsdiff.api._base import SHARED_PARAMETER_CONSTRAINTS, DiffusionEstimatorBase
 from tsdiff.api._imputer_calibration import apply_blend_and_scale, fit_blend_and_scale
+from tsdiff.api._memory import check_memory
 from tsdiff.api._output import OutputContainerMixin
 from tsdiff.data.frames import ParsedInput, SeriesSet
 from tsdiff.data.masking import IMPUTATION_TARGET_STRATEGIES
@@ -306,7 +307,17 @@ class TSDiffImputer(  # type: ignore[call-arg]
                     f"Series {position} of X has no observed value, so there is nothing to "
                     "condition on; drop it or give it some observations."
                 )
+        n_rows = sum(len(v) for v in series.values)
+        n_columns = self.n_features_in_
         store = self._window_store(series, self.inference_stride or self.window_length)
+        check_memory(
+            # window samples (float32) + stitched samples, calibrated and in original units
+            # (three float64 copies of n_samples x n_rows x n_columns)
+            n_samples * n_columns * (store.n_windows * store.length * 4 + n_rows * 8 * 3),
+            f"Sampling {n_samples} samples of {n_rows} rows x {n_columns} columns",
+            "lower n_samples, or pass the rows in chunks (each chunk is imputed from its own "
+            "context).",
+        )
         rows = store.starts[:, None] + np.arange(store.length)
         valid = np.zeros(len(store.values), dtype=bool)
         for offset, n in zip(store.offsets, store.lengths, strict=True):
