@@ -70,7 +70,7 @@ def sample_windows(
         Windows to impute; their observed cells are the condition.
     n_samples : int
         Samples per window.
-    sampler : {"ddim", "ddpm"}
+    sampler : {"ddim", "ddpm", "dpmpp_2m"}
     sampling_steps : int
         Reverse steps (at most the training steps).
     eta : float
@@ -123,6 +123,7 @@ def sample_windows(
         leave=False,
     )
     for window_slice, sample_slice in chunks:
+        diffusion_sampler.set_timesteps(sampling_steps)  # clears multistep state per chunk
         ids = np.arange(n_windows)[window_slice]
         values_np, observed_np, stamps_np = store.gather(ids)
         values = torch.from_numpy(np.ascontiguousarray(values_np)).to(device)
