@@ -289,3 +289,30 @@ def test_every_sampler_follows_the_step_contract(name: str) -> None:
             assert out.prev_sample.shape == x.shape
             x = out.prev_sample
         assert torch.isfinite(x).all()
+
+
+def test_noise_schedule_is_a_config_object() -> None:
+    schedule = NoiseSchedule(20, "linear", 1e-3, 0.3)
+    config = schedule.config
+    assert (
+        config
+        == schedule.to_dict()
+        == {
+            "num_train_timesteps": 20,
+            "schedule": "linear",
+            "beta_start": 1e-3,
+            "beta_end": 0.3,
+        }
+    )
+    rebuilt = NoiseSchedule.from_config(config)
+    assert rebuilt == schedule and rebuilt is not schedule
+    assert torch.equal(rebuilt.alphas_cumprod, schedule.alphas_cumprod)
+    assert NoiseSchedule.from_config({"num_train_timesteps": 20}) == NoiseSchedule(20)
+    assert NoiseSchedule(20) != schedule
+    assert "linear" in repr(schedule)
+    with pytest.raises(TypeError, match="Unknown NoiseSchedule config keys"):
+        NoiseSchedule.from_config({"diffusion_steps": 50})
+    steps = torch.tensor([[0, 19], [5, 5]])
+    abar = schedule.alpha_bar(steps)
+    assert abar.dtype == torch.float32 and abar.shape == (2, 2)
+    torch.testing.assert_close(abar[0, 1], schedule.alphas_cumprod[19].float())

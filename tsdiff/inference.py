@@ -141,8 +141,9 @@ def sample_windows(
         x = torch.randn((batch, *values.shape[1:]), generator=generator, device=device)
         for t in timesteps:
             steps = torch.full((batch,), t, dtype=torch.long, device=device)
+            alpha_bar = schedule.alpha_bar(steps)
             with _autocast(device, precision):
-                eps = network(x, steps, context, repeats=repeats)
+                eps = network(x, steps, context, repeats=repeats, alpha_bar=alpha_bar)
             x = diffusion_sampler.step(eps.float(), t, x, generator=generator).prev_sample
             bar.update(1)
         x = x.view(len(ids), repeats, *values.shape[1:])

@@ -257,9 +257,7 @@ class DiffusionEstimatorBase(BaseEstimator):
             feature_embedding_dim=self.feature_embedding_dim,
             dropout=self.dropout,
             condition_fill=self.condition_fill,
-            alphas_cumprod=(
-                NoiseSchedule(**self._schedule_config()).alphas_cumprod if self.prior_skip else None
-            ),
+            prior_skip=self.prior_skip,
         )
 
     def _fit_diffusion(self, X: Any, validation_data: Any = None) -> ParsedInput:
@@ -338,7 +336,11 @@ class DiffusionEstimatorBase(BaseEstimator):
         )
         try:
             result = train_denoiser(
-                network, self._schedule_config(), train_store, val_store, config
+                network,
+                NoiseSchedule.from_config(self._schedule_config()),
+                train_store,
+                val_store,
+                config,
             )
         except BaseException:
             self._abort_tracking()
