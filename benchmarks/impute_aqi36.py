@@ -15,6 +15,13 @@ settings and its imports do not leak into the others. Run ``--help`` for the fla
     OMP_NUM_THREADS=2 PYTHONPATH=. python benchmarks/impute_aqi36.py --budget-minutes 20 --threads 2
 
 and ``--table-only benchmarks/results/impute_aqi36.json`` re-renders the markdown report.
+
+``--sampler-table`` trains one model (tsdiff only, no held-out calibration, so the rows show the
+raw samplers) and samples the test months with every sampler and timestep spacing of
+``SAMPLER_TABLE`` at ``--nfe`` network calls per sample (default 1, 2, 4, 10)::
+
+    OMP_NUM_THREADS=2 python -m benchmarks.impute_aqi36 --sampler-table --budget-minutes 10 \
+        --n-samples 8 --precision bf16-mixed --out benchmarks/results/impute_aqi36_samplers.json
 """
 
 from __future__ import annotations
@@ -52,6 +59,15 @@ QUICK_N_SAMPLES = 4
 LR_MILESTONES = (0.75, 0.9)  # CSDI's MultiStepLR milestones, as fractions of the budget
 COVERAGE_LEVEL = 0.9
 TARGETS = {"mae_margin_ddim_vs_ddpm": 0.03, "impute_speedup": 10.0, "train_speedup": 1.5}
+# (sampler, timestep spacing, smallest number of network calls) rows of --sampler-table
+SAMPLER_TABLE = (
+    ("ddim", "linspace", 1),
+    ("ddim", "trailing", 1),
+    ("dpmpp_2m", "linspace", 1),
+    ("dpmpp_2m", "trailing", 1),
+    ("ddpm", "linspace", 10),
+)
+DEFAULT_NFE = (1, 2, 4, 10)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -81,6 +97,8 @@ class BenchConfig:
     pypots_predict_batch_size: int = 16
     iterative_max_iter: int = 10
     verbose: bool = False
+    sampler_table: bool = False
+    nfe: list[int] = field(default_factory=lambda: list(DEFAULT_NFE))
 
     @property
     def budget_seconds(self) -> float:
@@ -286,7 +304,8 @@ def _row(method: str, label: str, scores: dict[str, Any], **extra: Any) -> dict[
 # tsdiff
 # ----------------------------------------------------------------------------------------------
 def run_tsdiff(config: BenchConfig, split: AQI36Split) -> list[dict[str, Any]]:
-    """Train one TSDiffImputer under the budget; sample the test months with DDIM and DDPM-50."""
+    """Train one TSDiffImputer under the budget; sample the test months with DDIM and DDPM-50
+    (with ``sampler_table``: with every sampler of :data:`SAMPLER_TABLE` at ``config.nfe``)."""
     from tsdiff import TSDiffImputer
 
     memory = PeakMemory()
@@ -307,6 +326,7 @@ def run_tsdiff(config: BenchConfig, split: AQI36Split) -> list[dict[str, Any]]:
         accelerator="cpu",
         random_state=config.seed,
         verbose=config.verbose,
+        **({"calibration_windows": 0} if config.sampler_table else {}),
     )
     _, fit_seconds, train_peak = timed(
         lambda: imputer.fit(split.train, validation_data=split.validation), memory
@@ -322,6 +342,8 @@ def run_tsdiff(config: BenchConfig, split: AQI36Split) -> list[dict[str, Any]]:
         "peak_rss_train_mb": train_peak,
         "n_samples": config.n_samples,
     }
+    if config.sampler_table:
+        return sampler_table_rows(imputer, config, split, memory, common)
     rows = []
     for label, sampler, steps in (
         (f"tsdiff DDIM-{config.ddim_steps}", "ddim", config.ddim_steps),
@@ -346,6 +368,95 @@ def run_tsdiff(config: BenchConfig, split: AQI36Split) -> list[dict[str, Any]]:
             )
         )
     return rows
+
+
+def sampler_table_rows(
+    imputer: Any,
+    config: BenchConfig,
+    split: AQI36Split,
+    memory: PeakMemory,
+    common: dict[str, Any],
+) -> list[dict[str, Any]]:
+    """Sample the test months with every (sampler, spacing) of :data:`SAMPLER_TABLE` at each
+    number of network calls in ``config.nfe``; one row each, same trained model and seed."""
+    from unittest import mock
+
+    from tsdiff.diffusion import samplers
+
+    rows: list[dict[str, Any]] = []
+    done: dict[tuple[str, str, int], dict[str, Any]] = {}
+    for sampler, spacing, min_nfe in SAMPLER_TABLE:
+        for nfe in (n for n in config.nfe if n >= min_nfe):
+            same = _same_computation(sampler, spacing, nfe)
+            if same in done:  # provably the same draws: copy the row instead of re-running
+                rows.append(
+                    {
+                        **done[same],
+                        "label": f"{sampler} {spacing} {nfe}",
+                        "method": f"tsdiff-{sampler}",
+                        "sampler": sampler,
+                        "timestep_spacing": spacing,
+                        "same_as": " ".join(map(str, same)),
+                    }
+                )
+                continue
+            imputer.set_params(sampler=sampler, sampling_steps=nfe)
+            with mock.patch.dict(samplers.DEFAULT_TIMESTEP_SPACING, {sampler: spacing}):
+                samples, seconds, peak = timed(
+                    lambda: imputer.sample(split.test_input, config.n_samples), memory
+                )
+            row = _row(
+                f"tsdiff-{sampler}",
+                f"{sampler} {spacing} {nfe}",
+                score_samples(samples, split),
+                **common,
+                impute_seconds=seconds,
+                sampling_seconds=imputer.last_sampling_seconds_,
+                peak_rss_impute_mb=peak,
+                sampler=sampler,
+                timestep_spacing=spacing,
+                sampling_steps=nfe,
+                peak_memory_per_phase=memory.per_phase,
+            )
+            rows.append(row)
+            done[(sampler, spacing, nfe)] = row
+            print(
+                f"[impute_aqi36] {row['label']}: MAE {row['mae']:.3f} CRPS {row['crps']:.4f} "
+                f"cov90 {row['coverage90']:.3f} {seconds:.1f} s",
+                flush=True,
+            )
+    return rows
+
+
+def _same_computation(sampler: str, spacing: str, nfe: int) -> tuple[str, str, int]:
+    """The (sampler, spacing, calls) whose draws equal these: one call is one first-order step
+    from ``T - 1`` to the data for every sampler and spacing; with two calls DPM-Solver++ 2M
+    takes two first-order steps, which are DDIM's."""
+    if nfe == 1:
+        return ("ddim", "linspace", 1)
+    if sampler == "dpmpp_2m" and nfe == 2:
+        return ("ddim", spacing, 2)
+    return (sampler, spacing, nfe)
+
+
+def render_sampler_table(rows: list[dict[str, Any]], reference: str = "ddim linspace 10") -> str:
+    """Markdown table of a ``--sampler-table`` run, with MAE and CRPS relative to ``reference``."""
+    ref = next((r for r in rows if r["label"] == reference), None)
+    lines = [
+        f"| sampler | spacing | network calls | MAE | CRPS | cov. 90 % | sampling s "
+        f"| MAE vs {reference} | CRPS vs {reference} |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        mae_rel = f"{100 * (r['mae'] / ref['mae'] - 1):+.1f} %" if ref else "n/a"
+        crps_rel = f"{100 * (r['crps'] / ref['crps'] - 1):+.1f} %" if ref else "n/a"
+        lines.append(
+            f"| {r['sampler']} | {r['timestep_spacing']} | {r['sampling_steps']} "
+            f"| {r['mae']:.2f} | {r['crps']:.4f} | {_fmt(r.get('coverage90'), 3)} "
+            f"| {_fmt(r.get('sampling_seconds'), 1)}{' (same)' if r.get('same_as') else ''} "
+            f"| {mae_rel} | {crps_rel} |"
+        )
+    return "\n".join(lines)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -814,6 +925,22 @@ def render_targets(targets: dict[str, Any]) -> str:
 def render_report(results: dict[str, Any]) -> str:
     """Machine, settings, table and targets in markdown."""
     meta, cfg = results["machine"], results["config"]
+    if cfg.get("sampler_table"):
+        return "\n".join(
+            [
+                f"Machine: {meta['cpu_model']}, {meta['logical_cpus']} logical CPUs, torch "
+                f"{meta['torch']} ({meta['torch_threads']} threads). Run {results['date']}.",
+                "",
+                f"Settings: one model trained {cfg['budget_minutes']:g} min, no held-out "
+                f"calibration, n_samples {cfg['n_samples']}, precision {cfg['precision']}, "
+                f"seed {cfg['seed']}, {results['rows'][0]['n_targets']} targets; training "
+                f"{results['rows'][0]['epochs']:.2f} epochs.",
+                "",
+                render_sampler_table(results["rows"]),
+                "",
+                f"Command: `{results['command']}`",
+            ]
+        )
     hours = cfg["test_hours"]
     test = "full test months" if hours is None else f"first {hours} h of each test month"
     lines = [
@@ -922,6 +1049,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     p.add_argument("--verbose", action="store_true", help="progress bars and training logs")
     p.add_argument(
+        "--sampler-table",
+        action="store_true",
+        help="tsdiff only: one trained model, every sampler/spacing at each --nfe",
+    )
+    p.add_argument(
+        "--nfe",
+        default=",".join(str(n) for n in DEFAULT_NFE),
+        help="comma list of network calls per sample for --sampler-table",
+    )
+    p.add_argument(
         "--table-only",
         type=Path,
         default=None,
@@ -934,6 +1071,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def config_from_args(args: argparse.Namespace) -> BenchConfig:
     """Resolve ``--quick`` defaults into a :class:`BenchConfig`."""
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
+    if args.sampler_table:
+        methods = ["tsdiff"]
     unknown = set(methods) - set(METHODS)
     if unknown:
         raise SystemExit(f"unknown methods {sorted(unknown)}; choose from {METHODS}")
@@ -957,6 +1096,8 @@ def config_from_args(args: argparse.Namespace) -> BenchConfig:
         pypots_val_stride=args.pypots_val_stride,
         pypots_predict_batch_size=args.pypots_predict_batch_size,
         verbose=args.verbose,
+        sampler_table=args.sampler_table,
+        nfe=[int(n) for n in args.nfe.split(",") if n.strip()],
     )
 
 
@@ -987,7 +1128,7 @@ def run_benchmark(config: BenchConfig, in_process: bool = False) -> dict[str, An
         ),
         "crps_note": "point methods: CRPS of a point mass = sum|error| / sum|truth|",
         "rows": rows,
-        "targets": evaluate_targets(rows),
+        "targets": {} if config.sampler_table else evaluate_targets(rows),
     }
 
 

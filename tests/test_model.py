@@ -256,3 +256,63 @@ def test_cpu_dropout_keeps_one_minus_p_and_preserves_the_mean() -> None:
     first = dropout(x[:100], 0.5, True)
     torch.manual_seed(5)
     assert torch.equal(first, dropout(x[:100], 0.5, True))
+
+
+def _prior_net() -> CSDIDenoiser:
+    torch.manual_seed(0)
+    net = CSDIDenoiser(
+        5,
+        50,
+        channels=8,
+        n_layers=1,
+        n_heads=1,
+        diffusion_embedding_dim=8,
+        time_embedding_dim=8,
+        feature_embedding_dim=4,
+        dropout=0.0,
+        prior_skip=True,
+    )
+    net.prior_variance.fill_(0.3)
+    return net.eval()
+
+
+def test_prior_skip_takes_alpha_bar_from_the_caller() -> None:
+    """The network holds no schedule: the Gaussian-prior term uses the alpha_bar it is given."""
+    net = _prior_net()
+    values, mask, stamps = _batch(2, 5, 12)
+    context = net.encode_context(values, mask, stamps)
+    noisy = torch.randn(2, 5, 12)
+    steps = torch.tensor([3, 40])
+    schedule = NoiseSchedule(50)
+    abar = schedule.alpha_bar(steps)
+    out = net(noisy, steps, context, alpha_bar=abar)
+    # The output layer starts at zero, so the prediction is exactly the prior term.
+    a = abar.view(2, 1, 1)
+    prior = (1 - a).sqrt() * (noisy - a.sqrt() * context.condition) / (a * 0.3 + 1 - a)
+    torch.testing.assert_close(out, prior)
+    # Another schedule's alpha_bar changes the prior term: nothing is baked into the network.
+    other = NoiseSchedule(50, "linear", 1e-4, 0.2).alpha_bar(steps)
+    assert not torch.allclose(net(noisy, steps, context, alpha_bar=other), out)
+    with pytest.raises(ValueError, match="pass alpha_bar"):
+        net(noisy, steps, context)
+    # Without prior_skip, alpha_bar is not needed.
+    assert _net()(noisy, steps, _net().encode_context(values, mask, stamps)).shape == (2, 5, 12)
+
+
+def test_state_dict_has_no_schedule_and_round_trips() -> None:
+    net = _prior_net()
+    state = net.state_dict()
+    assert "alphas_cumprod" not in state and "prior_variance" in state
+    fresh = CSDIDenoiser(
+        5,
+        50,
+        channels=8,
+        n_layers=1,
+        n_heads=1,
+        diffusion_embedding_dim=8,
+        time_embedding_dim=8,
+        feature_embedding_dim=4,
+        prior_skip=True,
+    )
+    fresh.load_state_dict(state, strict=True)
+    assert torch.equal(fresh.prior_variance, net.prior_variance)

@@ -70,7 +70,7 @@ def sample_windows(
         Windows to impute; their observed cells are the condition.
     n_samples : int
         Samples per window.
-    sampler : {"ddim", "ddpm"}
+    sampler : {"ddim", "ddpm", "dpmpp_2m"}
     sampling_steps : int
         Reverse steps (at most the training steps).
     eta : float
@@ -123,6 +123,7 @@ def sample_windows(
         leave=False,
     )
     for window_slice, sample_slice in chunks:
+        diffusion_sampler.set_timesteps(sampling_steps)  # clears multistep state per chunk
         ids = np.arange(n_windows)[window_slice]
         values_np, observed_np, stamps_np = store.gather(ids)
         values = torch.from_numpy(np.ascontiguousarray(values_np)).to(device)
@@ -140,8 +141,9 @@ def sample_windows(
         x = torch.randn((batch, *values.shape[1:]), generator=generator, device=device)
         for t in timesteps:
             steps = torch.full((batch,), t, dtype=torch.long, device=device)
+            alpha_bar = schedule.alpha_bar(steps)
             with _autocast(device, precision):
-                eps = network(x, steps, context, repeats=repeats)
+                eps = network(x, steps, context, repeats=repeats, alpha_bar=alpha_bar)
             x = diffusion_sampler.step(eps.float(), t, x, generator=generator).prev_sample
             bar.update(1)
         x = x.view(len(ids), repeats, *values.shape[1:])

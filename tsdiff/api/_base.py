@@ -201,6 +201,11 @@ class DiffusionEstimatorBase(BaseEstimator):
             self.model_config_.edge_anchors,
         )
 
+    def _schedule(self) -> NoiseSchedule:
+        """The noise schedule of the fitted model (one object for training and sampling)."""
+        config = getattr(self, "model_config_", None) or self._model_config()
+        return NoiseSchedule.from_config(config.schedule_config())
+
     # -- fitting ------------------------------------------------------------------------------
     def _split_validation(
         self, series: SeriesSet, fraction: float
@@ -243,11 +248,7 @@ class DiffusionEstimatorBase(BaseEstimator):
             n_features,
             config.diffusion_steps,
             **config.network_config(),
-            alphas_cumprod=(
-                NoiseSchedule(**config.schedule_config()).alphas_cumprod
-                if config.prior_skip
-                else None
-            ),
+            prior_skip=config.prior_skip,
         )
 
     @contextlib.contextmanager
@@ -325,7 +326,7 @@ class DiffusionEstimatorBase(BaseEstimator):
             hide_masks=self._training_hide_masks(n_features),
         )
         result = train_denoiser(
-            network, config.schedule_config(), train_store, val_store, training_config
+            network, self._schedule(), train_store, val_store, training_config
         )
         self.model_ = result.network
         self.history_ = result.history
@@ -428,7 +429,7 @@ class DiffusionEstimatorBase(BaseEstimator):
         try:
             drawn = sample_windows(
                 network if network is not None else self.model_,
-                NoiseSchedule(**config.schedule_config()),
+                self._schedule(),
                 store,
                 n_samples=n_samples,
                 sampler=sampler,

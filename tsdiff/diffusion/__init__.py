@@ -4,8 +4,10 @@ from tsdiff.diffusion.samplers import (
     SAMPLERS,
     DDIMSampler,
     DDPMSampler,
+    DPMSolverMultistepSampler,
     SamplerStepOutput,
     make_sampler,
+    spaced_timesteps,
 )
 from tsdiff.diffusion.schedules import SCHEDULES, NoiseSchedule, make_betas
 
@@ -14,8 +16,10 @@ __all__ = [
     "SCHEDULES",
     "DDIMSampler",
     "DDPMSampler",
+    "DPMSolverMultistepSampler",
     "NoiseSchedule",
     "SamplerStepOutput",
     "make_betas",
     "make_sampler",
+    "spaced_timesteps",
 ]

@@ -6,12 +6,14 @@ Pure torch: nothing here knows about pandas, windows or the network.
 from __future__ import annotations
 
 import math
-from typing import Literal
+from collections.abc import Mapping
+from typing import Any, Literal
 
 import torch
 
 ScheduleName = Literal["quad", "linear", "cosine"]
 SCHEDULES: tuple[str, ...] = ("quad", "linear", "cosine")
+_CONFIG_KEYS = ("num_train_timesteps", "schedule", "beta_start", "beta_end")
 
 
 def make_betas(
@@ -62,6 +64,10 @@ def make_betas(
 class NoiseSchedule:
     """A discrete diffusion process ``q(x_t | x_0) = N(sqrt(abar_t) x_0, (1 - abar_t) I)``.
 
+    A config object in the manner of diffusers' schedulers: the ``__init__`` arguments are its
+    whole configuration (:attr:`config`, :meth:`to_dict`), and :meth:`from_config` rebuilds an
+    equal schedule. One instance is passed to training, samplers and inference.
+
     Parameters
     ----------
     num_train_timesteps : int, default=50
@@ -84,22 +90,70 @@ class NoiseSchedule:
         beta_start: float = 1e-4,
         beta_end: float = 0.5,
     ) -> None:
-        self.num_train_timesteps = num_train_timesteps
+        self.num_train_timesteps = int(num_train_timesteps)
         self.schedule = schedule
-        self.beta_start = beta_start
-        self.beta_end = beta_end
-        self.betas = make_betas(schedule, num_train_timesteps, beta_start, beta_end)
+        self.beta_start = float(beta_start)
+        self.beta_end = float(beta_end)
+        self.betas = make_betas(schedule, self.num_train_timesteps, self.beta_start, self.beta_end)
         self.alphas = 1.0 - self.betas
         self.alphas_cumprod = torch.cumprod(self.alphas, dim=0)
 
-    def config(self) -> dict[str, float | int | str]:
-        """Return the ``__init__`` arguments, enough to rebuild the schedule."""
+    @property
+    def config(self) -> dict[str, Any]:
+        """The ``__init__`` arguments, enough to rebuild the schedule (JSON safe)."""
+        return self.to_dict()
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the ``__init__`` arguments as a new dict."""
         return {
             "num_train_timesteps": self.num_train_timesteps,
             "schedule": self.schedule,
             "beta_start": self.beta_start,
             "beta_end": self.beta_end,
         }
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> NoiseSchedule:
+        """Build a schedule from :attr:`config` (missing keys take their defaults).
+
+        Raises
+        ------
+        TypeError
+            If ``config`` has a key that is not an ``__init__`` argument.
+        """
+        unknown = set(config) - set(_CONFIG_KEYS)
+        if unknown:
+            raise TypeError(
+                f"Unknown NoiseSchedule config keys {sorted(unknown)}; expected some of "
+                f"{list(_CONFIG_KEYS)}."
+            )
+        return cls(**dict(config))
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, NoiseSchedule):
+            return NotImplemented
+        return self.config == other.config
+
+    def __hash__(self) -> int:
+        return hash(tuple(self.config.items()))
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.config.items())
+        return f"NoiseSchedule({args})"
+
+    def alpha_bar(
+        self, timesteps: torch.Tensor, dtype: torch.dtype = torch.float32
+    ) -> torch.Tensor:
+        """``abar_t`` of each step in ``timesteps``, on their device (the network's input).
+
+        Parameters
+        ----------
+        timesteps : torch.Tensor
+            Integer steps of any shape, in ``[0, T)``.
+        dtype : torch.dtype, default=torch.float32
+        """
+        device = timesteps.device
+        return self.alphas_cumprod.to(device)[timesteps].to(dtype)
 
     def _expand(
         self, values: torch.Tensor, timesteps: torch.Tensor, like: torch.Tensor

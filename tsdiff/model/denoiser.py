@@ -60,9 +60,11 @@ class CSDIDenoiser(nn.Module):
     dropout : float, default=0.1
     condition_fill : {"linear", "zero"}, default="linear"
         How unobserved cells of the conditioning channel are filled.
-    alphas_cumprod : torch.Tensor, optional
-        ``abar_t`` of the training schedule. When given, the network predicts the noise as an
-        analytic Gaussian-prior term plus a learned residual (see :meth:`forward`).
+    prior_skip : bool, default=False
+        Predict the noise as an analytic Gaussian-prior term plus a learned residual (see
+        :meth:`forward`); the caller then passes each example's ``abar_t`` to :meth:`forward`.
+        The network holds no noise schedule: ``abar_t`` comes from the caller's
+        :class:`~tsdiff.diffusion.NoiseSchedule`.
     """
 
     def __init__(
@@ -78,20 +80,13 @@ class CSDIDenoiser(nn.Module):
         feature_embedding_dim: int = 16,
         dropout: float = 0.1,
         condition_fill: str = "linear",
-        alphas_cumprod: torch.Tensor | None = None,
+        prior_skip: bool = False,
     ) -> None:
         super().__init__()
-        self.alphas_cumprod: torch.Tensor
         self.prior_variance: torch.Tensor
-        self.prior_skip = alphas_cumprod is not None
+        self.prior_skip = bool(prior_skip)
         # Per-feature variance of x_0 around the conditioning channel (set from data in fit).
         self.register_buffer("prior_variance", torch.ones(n_features))
-        if alphas_cumprod is not None:
-            if len(alphas_cumprod) != num_steps:
-                raise ValueError(
-                    f"alphas_cumprod has {len(alphas_cumprod)} steps, expected {num_steps}."
-                )
-            self.register_buffer("alphas_cumprod", alphas_cumprod.float().clone(), persistent=False)
         self.n_features = n_features
         self.channels = channels
         self.n_layers = n_layers
@@ -157,7 +152,12 @@ class CSDIDenoiser(nn.Module):
         )
 
     def forward(
-        self, noisy: torch.Tensor, steps: torch.Tensor, context: DenoiserContext, repeats: int = 1
+        self,
+        noisy: torch.Tensor,
+        steps: torch.Tensor,
+        context: DenoiserContext,
+        repeats: int = 1,
+        alpha_bar: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """Predict the noise in ``noisy``.
 
@@ -172,6 +172,9 @@ class CSDIDenoiser(nn.Module):
             ``i // repeats``.
         repeats : int, default=1
             Number of noisy copies per window.
+        alpha_bar : torch.Tensor, optional
+            ``(B * repeats,)`` (or a scalar) ``abar_t`` of each example's step under the training
+            schedule (``schedule.alpha_bar(steps)``); required with ``prior_skip``.
 
         Returns
         -------
@@ -180,7 +183,7 @@ class CSDIDenoiser(nn.Module):
 
         Notes
         -----
-        With ``alphas_cumprod`` the prediction is ``eps_prior + residual``, where
+        With ``prior_skip`` the prediction is ``eps_prior + residual``, where
         ``eps_prior = sqrt(1 - abar_t) * (x_t - sqrt(abar_t) * m) / (abar_t * v + 1 - abar_t)`` is
         the exact noise posterior mean if ``x_0 ~ N(m, v)`` around the conditioning channel ``m``,
         with ``v`` the per-feature buffer ``prior_variance`` (estimated from data before training).
@@ -204,7 +207,11 @@ class CSDIDenoiser(nn.Module):
         residual = self.output(hidden).squeeze(-1)
         if not self.prior_skip:
             return residual
-        abar = self.alphas_cumprod[steps].to(noisy.dtype).view(total, 1, 1)
+        if alpha_bar is None:
+            raise ValueError(
+                "This network has prior_skip=True: pass alpha_bar=schedule.alpha_bar(steps)."
+            )
+        abar = alpha_bar.to(device=noisy.device, dtype=noisy.dtype).reshape(-1, 1, 1)
         centre = context.condition.to(noisy.dtype).repeat_interleave(repeats, dim=0)
         variance = self.prior_variance.to(noisy.dtype).view(1, features, 1)
         prior = (

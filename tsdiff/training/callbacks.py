@@ -1,8 +1,10 @@
-"""Training callbacks: budget-aware learning-rate decay and in-memory best-weight restore."""
+"""Training callbacks: budget-aware learning-rate decay, in-memory best-weight restore and a
+guard that stops diverged training."""
 
 from __future__ import annotations
 
 import copy
+import math
 import time
 from typing import Any
 
@@ -99,3 +101,73 @@ class LossHistory(pl.Callback):
             if key in metrics:
                 row[key] = float(metrics[key])
         self.history.append(row)
+
+
+class TrainingDivergedError(RuntimeError):
+    """Training produced a non-finite loss or non-finite weights."""
+
+
+class DivergenceGuard(pl.Callback):
+    """Stop training with :class:`TrainingDivergedError` once it has diverged.
+
+    A batch is bad when its loss is NaN, infinite or above ``max_loss`` (the noise-prediction
+    loss of a network that predicts zero noise is about 1, and the network starts below it; a
+    learning rate that is far too high drives it to 1e6 or more). Non-finite weights after a bad
+    batch stop training at once; otherwise it stops after ``patience`` bad batches in a row (so one
+    overflowing batch under 16-bit precision is tolerated). The weights are also checked at the
+    end of each epoch.
+
+    Parameters
+    ----------
+    patience : int, default=3
+        Consecutive bad batches tolerated while the weights stay finite.
+    max_loss : float, default=1e3
+        Batch losses above it count as bad.
+    """
+
+    def __init__(self, patience: int = 3, max_loss: float = 1e3) -> None:
+        self.patience = patience
+        self.max_loss = max_loss
+        self._bad_batches = 0
+
+    @staticmethod
+    def _weights_finite(module: torch.nn.Module) -> bool:
+        return all(bool(torch.isfinite(p).all()) for p in module.parameters())
+
+    def _fail(self, trainer: pl.Trainer, what: str) -> TrainingDivergedError:
+        rates = sorted({group["lr"] for opt in trainer.optimizers for group in opt.param_groups})
+        precision = getattr(trainer, "precision", "unknown")
+        return TrainingDivergedError(
+            f"Training diverged at epoch {trainer.current_epoch}: {what}. Lower learning_rate "
+            f"(now {', '.join(f'{r:g}' for r in rates)}; try 10x smaller) and/or train in full "
+            f"precision (trainer_kwargs={{'precision': '32-true'}}; now {precision!r})."
+        )
+
+    def on_train_batch_end(
+        self,
+        trainer: pl.Trainer,
+        pl_module: pl.LightningModule,
+        outputs: Any,
+        batch: Any,
+        batch_idx: int,
+    ) -> None:
+        loss = outputs.get("loss") if isinstance(outputs, dict) else outputs
+        if loss is None:
+            return
+        value = float(torch.as_tensor(loss).detach().float().reshape(-1)[0])
+        if math.isfinite(value) and value <= self.max_loss:
+            self._bad_batches = 0
+            return
+        self._bad_batches += 1
+        if not self._weights_finite(pl_module):
+            raise self._fail(trainer, f"the training loss is {value:g}, the weights are not finite")
+        if self._bad_batches >= self.patience:
+            raise self._fail(
+                trainer,
+                f"the training loss was {value:g} (above {self.max_loss:g} or not finite) for "
+                f"{self._bad_batches} batches in a row",
+            )
+
+    def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if not self._weights_finite(pl_module):
+            raise self._fail(trainer, "the weights are not finite")

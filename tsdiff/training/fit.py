@@ -16,9 +16,15 @@ import torch
 
 from tsdiff.data.masking import condition_mask
 from tsdiff.data.windows import WindowStore
+from tsdiff.diffusion.schedules import NoiseSchedule
 from tsdiff.model.conditioning import Anchors, fill_condition
 from tsdiff.model.denoiser import CSDIDenoiser
-from tsdiff.training.callbacks import BudgetLRDecay, LossHistory, RestoreBestWeights
+from tsdiff.training.callbacks import (
+    BudgetLRDecay,
+    DivergenceGuard,
+    LossHistory,
+    RestoreBestWeights,
+)
 from tsdiff.training.datamodule import WindowDataModule
 from tsdiff.training.module import DiffusionImputationModule
 from tsdiff.training.trainer import make_trainer
@@ -125,7 +131,7 @@ def estimate_prior_variance(
 
 def train_denoiser(
     network: CSDIDenoiser,
-    schedule_config: dict[str, Any],
+    schedule: NoiseSchedule,
     train_store: WindowStore,
     val_store: WindowStore | None,
     config: TrainingConfig,
@@ -134,6 +140,12 @@ def train_denoiser(
 
     With validation windows, the weights of the epoch with the lowest validation loss are
     restored at the end and training stops early after ``patience`` epochs without improvement.
+
+    Raises
+    ------
+    TrainingDivergedError
+        If the loss or the weights become NaN or infinite (see
+        :class:`~tsdiff.training.callbacks.DivergenceGuard`).
     """
     has_validation = val_store is not None and val_store.n_windows > 0
     if network.prior_skip:
@@ -148,7 +160,7 @@ def train_denoiser(
         )
     module = DiffusionImputationModule(
         network,
-        schedule_config,
+        schedule,
         target_strategy=config.target_strategy,
         learning_rate=config.learning_rate,
         weight_decay=config.weight_decay,
@@ -163,6 +175,7 @@ def train_denoiser(
     callbacks: list[pl.Callback] = [
         BudgetLRDecay(config.max_epochs, config.max_time_seconds),
         history,
+        DivergenceGuard(),
     ]
     if has_validation:
         callbacks.append(best)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 import pytorch_lightning as pl
 import torch
@@ -38,7 +36,7 @@ def masked_noise_loss(
     noise = torch.randn(values.shape, generator=generator, device="cpu").to(values.device)
     noisy = schedule.add_noise(values, noise, steps)
     context = network.encode_context(values, cond.to(values.dtype), stamps, batch_anchors(batch))
-    predicted = network(noisy, steps, context)
+    predicted = network(noisy, steps, context, alpha_bar=schedule.alpha_bar(steps, values.dtype))
     n_targets = target.sum()
     loss = (((noise - predicted) * target) ** 2).sum() / n_targets.clamp(min=1.0)
     return loss, n_targets
@@ -51,8 +49,8 @@ class DiffusionImputationModule(pl.LightningModule):
     ----------
     network : CSDIDenoiser
         The score network (a plain ``nn.Module``).
-    schedule_config : dict
-        Arguments of :class:`~tsdiff.diffusion.NoiseSchedule`.
+    schedule : NoiseSchedule
+        The training noise schedule.
     target_strategy : {"random", "historical", "mix", "strips", "strips_mix"}
         How training targets are chosen among observed cells.
     learning_rate : float
@@ -68,7 +66,7 @@ class DiffusionImputationModule(pl.LightningModule):
     def __init__(
         self,
         network: CSDIDenoiser,
-        schedule_config: dict[str, Any],
+        schedule: NoiseSchedule,
         target_strategy: str = "mix",
         learning_rate: float = 1e-3,
         weight_decay: float = 1e-6,
@@ -77,7 +75,7 @@ class DiffusionImputationModule(pl.LightningModule):
     ) -> None:
         super().__init__()
         self.network = network
-        self.schedule = NoiseSchedule(**schedule_config)
+        self.schedule = schedule
         self.target_strategy = target_strategy
         self.learning_rate = learning_rate
         self.weight_decay = weight_decay
@@ -96,6 +94,7 @@ class DiffusionImputationModule(pl.LightningModule):
             on_step=False,
             on_epoch=True,
             prog_bar=True,
+            sync_dist=True,
             batch_size=len(batch["values"]),
         )
         return loss

@@ -1,0 +1,102 @@
+"""Training loop: divergence is an error, the schedule object is passed through."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from tsdiff.data import SeriesSet, build_window_store
+from tsdiff.diffusion import NoiseSchedule
+from tsdiff.model import CSDIDenoiser
+from tsdiff.training import TrainingConfig, TrainingDivergedError, train_denoiser
+from tsdiff.training.module import DiffusionImputationModule
+
+
+def _store(n: int = 96, k: int = 3, length: int = 12, seed: int = 0):  # type: ignore[no-untyped-def]
+    rng = np.random.default_rng(seed)
+    values = np.sin(np.arange(n)[:, None] / 4.0 + np.arange(k)) + 0.1 * rng.standard_normal((n, k))
+    values[rng.random((n, k)) < 0.2] = np.nan
+    stamps = np.arange(n, dtype=np.float64)
+    return build_window_store(SeriesSet([values], [stamps]), [values], length, 4)
+
+
+def _tiny(prior_skip: bool = True) -> CSDIDenoiser:
+    torch.manual_seed(0)
+    return CSDIDenoiser(
+        3,
+        10,
+        channels=8,
+        n_layers=1,
+        n_heads=1,
+        diffusion_embedding_dim=8,
+        time_embedding_dim=8,
+        feature_embedding_dim=4,
+        dropout=0.0,
+        prior_skip=prior_skip,
+    )
+
+
+def _config(**kwargs) -> TrainingConfig:  # type: ignore[no-untyped-def]
+    settings = {
+        "target_strategy": "random",
+        "max_epochs": 2,
+        "batch_size": 8,
+        "patience": None,
+        "accelerator": "cpu",
+        "seed": 0,
+        "verbose": False,
+    }
+    settings.update(kwargs)
+    return TrainingConfig(**settings)
+
+
+def test_training_takes_one_schedule_object() -> None:
+    schedule = NoiseSchedule(10, "quad", 1e-4, 0.5)
+    result = train_denoiser(_tiny(), schedule, _store(), _store(seed=1), _config())
+    assert np.isfinite(result.history[-1]["train_loss"])
+    assert all(torch.isfinite(p).all() for p in result.network.parameters())
+    module = DiffusionImputationModule(_tiny(), schedule)
+    assert module.schedule is schedule
+
+
+def test_diverged_training_raises_with_advice() -> None:
+    with pytest.raises(TrainingDivergedError, match=r"learning_rate.*precision") as info:
+        train_denoiser(
+            _tiny(),
+            NoiseSchedule(10),
+            _store(),
+            None,
+            _config(learning_rate=10.0, max_epochs=5),
+        )
+    assert isinstance(info.value, RuntimeError)
+    assert "32-true" in str(info.value)
+
+
+def test_guard_stops_at_once_on_nan_weights_and_tolerates_one_bad_batch() -> None:
+    from types import SimpleNamespace
+
+    from tsdiff.training import DivergenceGuard
+
+    net = _tiny()
+    trainer = SimpleNamespace(
+        optimizers=[torch.optim.Adam(net.parameters(), lr=0.5)],
+        current_epoch=3,
+        precision="16-mixed",
+    )
+    guard = DivergenceGuard(patience=2)
+    guard.on_train_batch_end(trainer, net, {"loss": torch.tensor(float("inf"))}, None, 0)  # type: ignore[arg-type]
+    guard.on_train_batch_end(trainer, net, {"loss": torch.tensor(0.5)}, None, 1)  # type: ignore[arg-type]
+    guard.on_train_batch_end(trainer, net, {"loss": torch.tensor(2e3)}, None, 2)  # type: ignore[arg-type]
+    with pytest.raises(TrainingDivergedError, match="2 batches in a row"):
+        guard.on_train_batch_end(trainer, net, {"loss": torch.tensor(3e3)}, None, 3)  # type: ignore[arg-type]
+    with torch.no_grad():
+        net.output.bias.fill_(float("nan"))
+    with pytest.raises(TrainingDivergedError, match=r"weights are not finite.*0.5.*'16-mixed'"):
+        DivergenceGuard().on_train_batch_end(
+            trainer,  # type: ignore[arg-type]
+            net,  # type: ignore[arg-type]
+            {"loss": torch.tensor(float("nan"))},
+            None,
+            0,
+        )
