@@ -67,11 +67,10 @@ class TrainingResult:
 
 
 @contextlib.contextmanager
-def quiet_lightning(verbose: bool) -> Iterator[None]:
-    """Silence Lightning's info logs and its advice warnings unless ``verbose``."""
-    if verbose:
-        yield
-        return
+def quiet_lightning(verbose: bool = False) -> Iterator[None]:
+    """Silence Lightning's console chatter: its info logs (accelerator banners, adverts, "fit
+    stopped" notes) and its advice and deprecation warnings. Progress bars are not affected
+    (``verbose`` is kept for callers; the bar follows the trainer's ``enable_progress_bar``)."""
     loggers = [
         logging.getLogger(name)
         for name in (

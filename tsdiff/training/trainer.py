@@ -7,7 +7,16 @@ import tempfile
 from typing import Any
 
 import pytorch_lightning as pl
-from pytorch_lightning.callbacks import EarlyStopping
+from pytorch_lightning.callbacks import EarlyStopping, TQDMProgressBar
+
+
+class TrainingProgressBar(TQDMProgressBar):
+    """One bar per training run: the epoch bar, without a second bar for each validation pass."""
+
+    def init_validation_tqdm(self) -> Any:
+        from pytorch_lightning.callbacks.progress.tqdm_progress import Tqdm
+
+        return Tqdm(disable=True)
 
 
 def make_trainer(
@@ -33,6 +42,8 @@ def make_trainer(
     unless ``logger`` is given, and the progress bar follows ``verbose``.
     """
     callbacks = list(callbacks or [])
+    if verbose:
+        callbacks.append(TrainingProgressBar())
     if has_validation and patience is not None and patience > 0:
         callbacks.append(EarlyStopping(monitor="val_loss", patience=patience, mode="min"))
     max_time = dt.timedelta(seconds=float(max_time_seconds)) if max_time_seconds else None
@@ -50,7 +61,7 @@ def make_trainer(
         enable_progress_bar=verbose,
         enable_model_summary=False,
         num_sanity_val_steps=0,
-        limit_val_batches=1.0 if has_validation else 0,
+        limit_val_batches=None if has_validation else 0,
         deterministic=deterministic,
         default_root_dir=default_root_dir or tempfile.gettempdir(),
         log_every_n_steps=10,
