@@ -20,8 +20,12 @@ and ``--table-only benchmarks/results/impute_aqi36.json`` re-renders the markdow
 raw samplers) and samples the test months with every sampler and timestep spacing of
 ``SAMPLER_TABLE`` at ``--nfe`` network calls per sample (default 1, 2, 4, 10)::
 
-    OMP_NUM_THREADS=2 python -m benchmarks.impute_aqi36 --sampler-table --budget-minutes 10 \
-        --n-samples 8 --precision bf16-mixed --out benchmarks/results/impute_aqi36_samplers.json
+    OMP_NUM_THREADS=2 python -m benchmarks.impute_aqi36 --sampler-table --budget-minutes 8 \
+        --n-samples 8 --test-hours 168 --precision bf16-mixed \
+        --out benchmarks/results/impute_aqi36_samplers.json
+
+Rows whose draws are provably those of an earlier row (one call; DPM-Solver++ 2M with two calls)
+are copied, not re-run.
 """
 
 from __future__ import annotations
