@@ -90,6 +90,7 @@ class BenchConfig:
     quick: bool = False
     test_hours: int | None = None
     precision: str = "32-true"
+    accelerator: str = "cpu"
     batch_size: int = 16
     learning_rate: float = 1e-3
     weight_decay: float = 1e-6
@@ -321,13 +322,12 @@ def run_tsdiff(config: BenchConfig, split: AQI36Split) -> list[dict[str, Any]]:
         batch_size=config.batch_size,
         learning_rate=config.learning_rate,
         weight_decay=config.weight_decay,
-        precision=config.precision,
         inference_batch_size=config.inference_batch_size,
         inference_stride=config.inference_stride,
         n_samples=config.n_samples,
         sampler="ddim",
         sampling_steps=config.ddim_steps,
-        accelerator="cpu",
+        trainer_kwargs={"accelerator": config.accelerator, "precision": config.precision},
         random_state=config.seed,
         verbose=config.verbose,
         **({"calibration_windows": 0} if config.sampler_table else {}),
@@ -1012,6 +1012,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--out", type=Path, default=DEFAULT_OUT, help="JSON results path")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--precision", default="32-true", help="tsdiff precision, e.g. bf16-mixed")
+    p.add_argument("--accelerator", default="cpu", help="tsdiff's accelerator: cpu or gpu")
     p.add_argument("--batch-size", type=int, default=16, help="training batch (both models)")
     p.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate (both)")
     p.add_argument("--weight-decay", type=float, default=1e-6, help="Adam weight decay (both)")
@@ -1091,6 +1092,7 @@ def config_from_args(args: argparse.Namespace) -> BenchConfig:
         quick=quick,
         test_hours=args.test_hours or (QUICK_TEST_HOURS if quick else None),
         precision=args.precision,
+        accelerator=args.accelerator,
         batch_size=args.batch_size,
         learning_rate=args.lr,
         weight_decay=args.weight_decay,
