@@ -39,9 +39,20 @@ def _key_fields(df: Any, series_col: str, time_col: str) -> list[Any]:
     return [df.schema[series_col], df.schema[time_col]]
 
 
+def _plain_columns(df: Any, columns: Sequence[str]) -> tuple[Any, dict[str, str]]:
+    """``df`` with only ``columns``, renamed ``c0``, ``c1``... (``applyInPandas`` cannot resolve
+    names holding dots), and the map back to the original names."""
+    from pyspark.sql import functions as F
+
+    names = {f"c{i}": name for i, name in enumerate(columns)}
+    quoted = [F.col("`" + name.replace("`", "``") + "`").alias(a) for a, name in names.items()]
+    return df.select(*quoted), names
+
+
 def _apply(
     frame: pd.DataFrame,
     *,
+    names: dict[str, str],
     task: str,
     model: str,
     series_col: str,
@@ -51,6 +62,7 @@ def _apply(
     torch_threads: int | None,
 ) -> pd.DataFrame:
     core.limit_threads(torch_threads)
+    frame = frame.rename(columns=names)
     if task == "impute":
         return core.impute_frame(
             frame,
@@ -113,8 +125,10 @@ def impute_spark(
         for c in features:
             fields.append(T.StructField(f"{c}_lower", T.DoubleType(), True))
             fields.append(T.StructField(f"{c}_upper", T.DoubleType(), True))
+    plain, names = _plain_columns(df, [series_col, time_col, *features])
     fn = functools.partial(
         _apply,
+        names=names,
         task="impute",
         model=str(model_path),
         series_col=series_col,
@@ -123,7 +137,7 @@ def impute_spark(
         interval=interval,
         torch_threads=torch_threads,
     )
-    return df.groupBy(series_col).applyInPandas(fn, T.StructType(fields))
+    return plain.groupBy("c0").applyInPandas(fn, T.StructType(fields))
 
 
 def detect_spark(
@@ -161,8 +175,10 @@ def detect_spark(
             T.StructField("top_sensors", T.StringType(), False),
         ]
     )
+    plain, names = _plain_columns(df, [series_col, time_col, *features])
     fn = functools.partial(
         _apply,
+        names=names,
         task="detect",
         model=str(model_path),
         series_col=series_col,
@@ -171,18 +187,4 @@ def detect_spark(
         interval=None,
         torch_threads=torch_threads,
     )
-    return df.groupBy(series_col).applyInPandas(fn, schema)
-
-
-def worker_load_counts(spark: Any, n_tasks: int = 8) -> list[dict[str, int]]:
-    """The model load counts of the Python workers that run ``n_tasks`` small tasks (for
-    checking that each worker loaded a model once; workers are reused between jobs when
-    ``spark.python.worker.reuse`` is on, Spark's default)."""
-
-    def counts(_: Any) -> list[dict[str, int]]:
-        import os
-
-        return [{"pid": os.getpid(), **core.load_counts()}]
-
-    rdd = spark.sparkContext.parallelize(range(n_tasks), n_tasks)
-    return list(rdd.mapPartitions(counts).collect())
+    return plain.groupBy("c0").applyInPandas(fn, schema)
