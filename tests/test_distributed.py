@@ -130,6 +130,34 @@ def test_core_equals_the_estimators(models: dict[str, str], air_long: pd.DataFra
     }
 
 
+def test_mlflow_model_uri_loads_through_the_artifact_download(
+    models: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A ``models:/`` URI is downloaded with MLflow, then read from the MLmodel's data path."""
+    import mlflow
+
+    logged = tmp_path / "logged"
+    shutil.copytree(models["impute"], logged / "data" / "model")
+    (logged / "MLmodel").write_text(
+        "flavors:\n  python_function:\n    data: data/model\n"
+        "    loader_module: tsdiff.tracking.pyfunc_loader\n"
+    )
+    seen = []
+
+    def download(artifact_uri: str, **kwargs: object) -> str:
+        seen.append(artifact_uri)
+        return str(logged)
+
+    monkeypatch.setattr(mlflow.artifacts, "download_artifacts", download)
+    core.clear_model_cache()
+    first = core.load_model("models:/tiny/1")
+    assert core.load_model("models:/tiny/1") is first  # cached: downloaded once
+    assert seen == ["models:/tiny/1"]
+    assert core.load_counts() == {"models:/tiny/1": 1}
+    assert type(first).__name__ == "TSDiffImputer"
+    assert core.load_model(logged) is not first  # an MLflow model directory, another key
+
+
 @pytest.mark.parametrize(("window", "stride", "margin"), [(16, 16, 0), (16, 5, 0), (8, 8, 31)])
 def test_chunk_bounds_cover_the_windows_of_the_kept_rows(
     window: int, stride: int, margin: int
