@@ -49,11 +49,11 @@ def main() -> None:
 
     data = stations_long()
     if args.fast:
-        data = data.groupby("station").head(300).reset_index(drop=True)
+        data = data.groupby("station").head(240).reset_index(drop=True)
     features = [c for c in data.columns if c not in ("station", "time")]
     train = data[data["station"] == data["station"].iloc[0]].set_index("time")[features]
     settings = (
-        {"model": {"channels": 16, "n_layers": 1, "n_heads": 2}, "max_epochs": 3, "n_samples": 8}
+        {"model": {"channels": 16, "n_layers": 1, "n_heads": 2}, "max_epochs": 2, "n_samples": 8}
         if args.fast
         else {"max_time": 120, "n_samples": 32}
     )

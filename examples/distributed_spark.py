@@ -38,7 +38,7 @@ def machines(rows: int) -> pd.DataFrame:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--fast", action="store_true", help="tiny models, 300 rows per series")
+    parser.add_argument("--fast", action="store_true", help="tiny models, 200 rows per series")
     args = parser.parse_args()
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)  # workers use this environment
 
@@ -46,20 +46,21 @@ def main() -> None:
 
     from tsdiff.distributed.spark import detect_spark, impute_spark
 
-    train = load_server_metrics("train").iloc[: 1000 if args.fast else None]
+    train = load_server_metrics("train").iloc[: 600 if args.fast else None]
     tiny = {"channels": 16, "n_layers": 1, "n_heads": 1}
     budget = {"max_epochs": 2, "model": tiny} if args.fast else {"max_time": 120}
     detector = TSDiffAnomalyDetector(random_state=0, verbose=False, **budget).fit(train)
     imputer = TSDiffImputer(
         window_length=32, n_samples=8, random_state=0, verbose=False, **budget
     ).fit(train)
-    data = machines(300 if args.fast else 1000)
+    data = machines(200 if args.fast else 1000)
 
     spark = (
         SparkSession.builder.master("local[2]")
         .appName("tsdiff-example")
         .config("spark.sql.shuffle.partitions", "2")
         .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
         .getOrCreate()
     )
     spark.sparkContext.setLogLevel("ERROR")
