@@ -213,16 +213,15 @@ def test_importing_tsdiff_imports_no_engine() -> None:
 def dask_client():
     pytest.importorskip("dask.dataframe", reason="dask[dataframe] is not installed")
     distributed = pytest.importorskip("distributed", reason="dask.distributed is not installed")
-    os.environ["PYTHONPATH"] = os.pathsep.join(
-        [str(REPO), *filter(None, [os.environ.get("PYTHONPATH")])]
-    )
-    cluster = distributed.LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
-    )
-    client = distributed.Client(cluster)
-    yield client
-    client.close()
-    cluster.close()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("PYTHONPATH", str(REPO), prepend=os.pathsep)  # workers import this tsdiff
+        cluster = distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+        )
+        client = distributed.Client(cluster)
+        yield client
+        client.close()
+        cluster.close()
 
 
 def test_dask_per_series_equals_single_process(
@@ -275,22 +274,23 @@ def spark():
         pytest.skip("Spark needs Java (no java on PATH and no JAVA_HOME)")
     from pyspark.sql import SparkSession
 
-    os.environ["PYSPARK_PYTHON"] = sys.executable
-    # the workers import tsdiff from this checkout and _load_report from this module
-    os.environ["PYTHONPATH"] = os.pathsep.join(
-        [str(REPO), str(REPO / "tests"), *filter(None, [os.environ.get("PYTHONPATH")])]
-    )
-    session = (
-        SparkSession.builder.master("local[2]")
-        .appName("tsdiff-tests")
-        .config("spark.sql.shuffle.partitions", "2")
-        .config("spark.ui.enabled", "false")
-        .config("spark.ui.showConsoleProgress", "false")
-        .getOrCreate()
-    )
-    session.sparkContext.setLogLevel("ERROR")
-    yield session
-    session.stop()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("PYSPARK_PYTHON", sys.executable)
+        # the workers import tsdiff from this checkout and _load_report from this module
+        patch.setenv(
+            "PYTHONPATH", os.pathsep.join([str(REPO), str(REPO / "tests")]), prepend=os.pathsep
+        )
+        session = (
+            SparkSession.builder.master("local[2]")
+            .appName("tsdiff-tests")
+            .config("spark.sql.shuffle.partitions", "2")
+            .config("spark.ui.enabled", "false")
+            .config("spark.ui.showConsoleProgress", "false")
+            .getOrCreate()
+        )
+        session.sparkContext.setLogLevel("ERROR")
+        yield session
+        session.stop()
 
 
 def _load_report(frame: pd.DataFrame, *, model: str, names: dict[str, str]) -> pd.DataFrame:
