@@ -6,6 +6,9 @@ each machine in its own ``groupBy(...).applyInPandas`` task (the model is loaded
 Python worker) and returns ``score``, ``is_anomaly`` and ``top_sensors``; ``impute_spark``
 does the same for an imputer.
 
+With ``--fast`` the models train for seconds: the output shows the mechanics, not detection
+quality (such an undertrained detector flags most steps).
+
 Run: python examples/distributed_spark.py --fast   (under a minute on 2 CPU cores, of which
 Spark's start takes ~25 s; needs ``pip install "tsdiff[spark]"`` and Java 17)
 """
