@@ -1,0 +1,446 @@
+"""Engine-free core of distributed inference: one series in, one frame out.
+
+Spark and Dask call the functions here on the workers; they only need pandas, NumPy and tsdiff.
+A model is loaded once per worker process (:func:`load_model` keeps a module-level cache keyed by
+its path or URI) and each call works on a copy of the cached estimator, so concurrent calls in
+one process do not share mutable state.
+
+Two seeding modes
+-----------------
+By default a call draws exactly what ``estimator.transform`` / ``estimator.score`` draw for that
+one series: one noise stream seeded with ``random_state`` runs through the series' windows in
+order, so a window's noise depends on which windows come before it in the call. That is the
+right mode for one series per call (Spark ``groupBy``, Dask ``groupby``).
+
+With ``window_seeds=True`` every window draws from its own generator, seeded from the model's
+``random_state``, the window's start row in the whole series (``row_offset`` plus its row in
+the frame) and its condition mask. Results then no longer depend on how a series is split into
+calls, which the partition-wise path for one long series (:func:`chunk_bounds`,
+:func:`process_chunk`) relies on. The draws differ from the default mode's (another noise
+stream), so compare like with like.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import threading
+from collections import Counter
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+#: Columns added by :func:`detect_frame` besides the series and time columns.
+DETECTION_COLUMNS: tuple[str, ...] = ("score", "is_anomaly", "top_sensors")
+
+_MLFLOW_SCHEMES = ("models:/", "runs:/", "mlflow-artifacts:/", "s3://", "gs://", "dbfs:/")
+_CACHE: dict[str, Any] = {}
+_LOADS: Counter[str] = Counter()
+_LOCK = threading.Lock()
+
+
+# -- model loading ------------------------------------------------------------------------------
+def _cache_key(model: str | Path) -> str:
+    text = str(model)
+    if text.startswith(_MLFLOW_SCHEMES):
+        return text
+    return str(Path(text).expanduser().resolve())
+
+
+def _pyfunc_data_dir(directory: Path) -> Path:
+    """The tsdiff model directory inside an MLflow model directory (or ``directory`` itself)."""
+    mlmodel = directory / "MLmodel"
+    if not mlmodel.exists():
+        return directory
+    import yaml
+
+    spec = yaml.safe_load(mlmodel.read_text())
+    data = ((spec.get("flavors") or {}).get("python_function") or {}).get("data")
+    if not data:
+        raise ValueError(f"{directory} is an MLflow model without a python_function data path.")
+    return directory / data
+
+
+def _resolve_model_dir(model: str | Path) -> Path:
+    """A local tsdiff model directory for a saved directory, an MLflow model directory or an
+    MLflow URI (``models:/name/1``, ``runs:/<id>/model``...: downloaded with MLflow)."""
+    text = str(model)
+    if text.startswith(_MLFLOW_SCHEMES):
+        import mlflow
+
+        local = Path(mlflow.artifacts.download_artifacts(artifact_uri=text))
+        return _pyfunc_data_dir(local)
+    directory = Path(text).expanduser()
+    if not directory.is_dir():
+        raise FileNotFoundError(f"No tsdiff model directory at {directory}.")
+    return _pyfunc_data_dir(directory)
+
+
+def load_model(model: str | Path | Any) -> Any:
+    """The fitted estimator at ``model``, loaded once per process.
+
+    Parameters
+    ----------
+    model : str, Path or fitted estimator
+        A directory written by ``estimator.save``, an MLflow model directory, or an MLflow model
+        URI (``models:/<name>/<version>``, ``runs:/<run_id>/<path>``; the tracking URI comes from
+        ``MLFLOW_TRACKING_URI`` on the worker). A fitted estimator is returned as it is.
+
+    Returns
+    -------
+    estimator
+        The cached estimator; callers must not modify it (the functions of this module work on
+        copies).
+    """
+    if not isinstance(model, (str, Path)):
+        return model
+    key = _cache_key(model)
+    with _LOCK:
+        cached = _CACHE.get(key)
+        if cached is None:
+            from tsdiff.api.persistence import load_estimator
+
+            cached = load_estimator(_resolve_model_dir(model))
+            _CACHE[key] = cached
+            _LOADS[key] += 1
+    return cached
+
+
+def load_counts() -> dict[str, int]:
+    """How many times this process loaded each model (path or URI -> count)."""
+    return dict(_LOADS)
+
+
+def clear_model_cache() -> None:
+    """Forget the cached models and load counts of this process."""
+    with _LOCK:
+        _CACHE.clear()
+        _LOADS.clear()
+
+
+# -- per-window seeding -------------------------------------------------------------------------
+def _window_seed(base: int, row: int, mask: np.ndarray | None) -> int:
+    digest = hashlib.blake2b(f"{base}:{row}".encode(), digest_size=8)
+    if mask is not None:
+        digest.update(np.packbits(np.ascontiguousarray(mask)).tobytes())
+    return int.from_bytes(digest.digest()[:4], "little")
+
+
+def _window_seeded(estimator: Any, row_offset: int) -> Any:
+    """A copy of ``estimator`` whose sampling seeds each window on its own (see module doc)."""
+    working = copy.copy(estimator)
+    base = 0 if estimator.random_state is None else int(estimator.random_state)
+    sample_all = type(estimator)._sample_windows
+
+    def sample(store: Any, **kwargs: Any) -> np.ndarray:
+        masks = kwargs.pop("condition_masks", None)
+        out: np.ndarray | None = None
+        for w in range(store.n_windows):
+            mask = None if masks is None else masks[w : w + 1]
+            row = row_offset + int(store.local_starts[w])
+            working.random_state = _window_seed(base, row, mask)
+            drawn = sample_all(working, store.subset(np.array([w])), condition_masks=mask, **kwargs)
+            if out is None:
+                out = np.empty((store.n_windows, *drawn.shape[1:]), dtype=drawn.dtype)
+            out[w] = drawn[0]
+        working.random_state = estimator.random_state
+        assert out is not None
+        return out
+
+    working._sample_windows = sample
+    return working
+
+
+def _working_copy(estimator: Any, window_seeds: bool, row_offset: int) -> Any:
+    working = _window_seeded(estimator, row_offset) if window_seeds else copy.copy(estimator)
+    working.verbose = False
+    if hasattr(working, "_last_result"):
+        working._last_result = None
+    return working
+
+
+def limit_threads(n_threads: int | None) -> None:
+    """Cap torch's intra-op threads of this (worker) process; None leaves them as they are.
+
+    Several single-threaded tasks per machine beat one oversubscribed multi-threaded task.
+    """
+    if n_threads is not None:
+        import torch
+
+        if torch.get_num_threads() != int(n_threads):
+            torch.set_num_threads(int(n_threads))
+
+
+# -- frames -------------------------------------------------------------------------------------
+def feature_columns(
+    estimator: Any, frame: pd.DataFrame, exclude: Sequence[str | None]
+) -> list[str]:
+    """The model's feature columns: ``feature_names_in_`` when fitted on named columns, else
+    every column of ``frame`` but ``exclude``."""
+    names = getattr(estimator, "feature_names_in_", None)
+    if names is not None:
+        return [str(n) for n in names]
+    return [c for c in frame.columns if c not in set(exclude)]
+
+
+def _features(
+    frame: pd.DataFrame, time_col: str | None, features: list[str]
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Sort by time; return the sorted frame and the model input (time as index)."""
+    if time_col is not None:
+        frame = frame.sort_values(time_col, kind="stable")
+    frame = frame.reset_index(drop=True)
+    missing = [c for c in features if c not in frame.columns]
+    if missing:
+        raise ValueError(f"The frame lacks the feature column(s) {missing}.")
+    X = frame[features].astype(np.float64)
+    if time_col is not None:
+        X.index = pd.Index(frame[time_col])
+    return frame, X
+
+
+def _keys(frame: pd.DataFrame, keep: Sequence[str | None]) -> pd.DataFrame:
+    return frame[[c for c in keep if c is not None]].copy()
+
+
+def impute_frame(
+    frame: pd.DataFrame,
+    model: str | Path | Any,
+    *,
+    series_col: str | None = None,
+    time_col: str | None = None,
+    feature_cols: Sequence[str] | None = None,
+    interval: float | None = None,
+    window_seeds: bool = False,
+    row_offset: int = 0,
+) -> pd.DataFrame:
+    """Impute ONE series with the model at ``model``.
+
+    Parameters
+    ----------
+    frame : DataFrame
+        The rows of one series: optional series id and time columns and the feature columns
+        (NaN: missing). Rows are sorted by ``time_col``.
+    model : str, Path or fitted estimator
+        See :func:`load_model`.
+    series_col, time_col : str, optional
+        Kept in the output; ``time_col`` (datetime or numeric) orders the rows and, when it
+        holds datetimes, gives the model real time stamps.
+    feature_cols : sequence of str, optional
+        Default: the model's ``feature_names_in_``, else all other columns.
+    interval : float, optional
+        Coverage in (0, 1) of ``<col>_lower`` / ``<col>_upper`` columns taken from the same
+        samples as the medians (one sampling pass).
+    window_seeds : bool, default=False
+        Seed every window on its own (see the module docstring); False reproduces
+        ``estimator.transform`` / ``predict_interval`` on this series.
+    row_offset : int, default=0
+        Row of ``frame``'s first row in the whole series (with ``window_seeds``).
+
+    Returns
+    -------
+    DataFrame
+        ``series_col``, ``time_col``, the filled features, then the interval columns; one row
+        per input row, sorted by time.
+    """
+    if interval is not None and not 0 < interval < 1:
+        raise ValueError(f"interval must be in (0, 1), got {interval}.")
+    estimator = load_model(model)
+    features = list(feature_cols or feature_columns(estimator, frame, [series_col, time_col]))
+    frame, X = _features(frame, time_col, features)
+    out = _keys(frame, [series_col, time_col])
+    working = _working_copy(estimator, window_seeds, row_offset)
+    values = X.to_numpy()
+    missing = np.isnan(values)
+    samples = np.asarray(working.sample(X)) if missing.any() else values[None]
+    filled = np.median(samples, axis=0)
+    filled = np.where(missing, filled, values)
+    for j, name in enumerate(features):
+        out[name] = filled[:, j]
+    if interval is not None:
+        tail = (1.0 - interval) / 2.0
+        lower, upper = np.quantile(samples, [tail, 1.0 - tail], axis=0)
+        for j, name in enumerate(features):
+            out[f"{name}_lower"] = lower[:, j]
+            out[f"{name}_upper"] = upper[:, j]
+    return out
+
+
+def _top_sensors(table: np.ndarray, names: Sequence[str], k: int = 3) -> list[str]:
+    """Per row, the names of the ``k`` highest non-NaN scores, highest first, comma-joined."""
+    if table.shape[0] == 0:
+        return []
+    keyed = np.where(np.isnan(table), -np.inf, table)
+    order = np.argsort(-keyed, axis=1, kind="stable")[:, :k]
+    present = np.take_along_axis(~np.isnan(table), order, axis=1)
+    labels = np.asarray(list(names), dtype=object)[order]
+    return [",".join(row[keep]) for row, keep in zip(labels, present, strict=True)]
+
+
+def detect_frame(
+    frame: pd.DataFrame,
+    model: str | Path | Any,
+    *,
+    series_col: str | None = None,
+    time_col: str | None = None,
+    feature_cols: Sequence[str] | None = None,
+    window_seeds: bool = False,
+    row_offset: int = 0,
+) -> pd.DataFrame:
+    """Score ONE series with the anomaly detector at ``model``.
+
+    Parameters
+    ----------
+    frame, model, series_col, time_col, feature_cols, window_seeds, row_offset
+        As in :func:`impute_frame`.
+
+    Returns
+    -------
+    DataFrame
+        ``series_col``, ``time_col``, ``score`` (float, NaN where no sensor was observed),
+        ``is_anomaly`` (0/1) and ``top_sensors`` (the names of the three sensors with the
+        highest per-sensor score, comma-joined); sorted by time.
+    """
+    estimator = load_model(model)
+    features = list(feature_cols or feature_columns(estimator, frame, [series_col, time_col]))
+    frame, X = _features(frame, time_col, features)
+    out = _keys(frame, [series_col, time_col])
+    working = _working_copy(estimator, window_seeds, row_offset)
+    if hasattr(working, "score") and callable(working.score):
+        result = working.score(X)
+        scores, labels, table = result.scores, result.labels, result.sensor_scores
+    else:
+        scores = working.decision_function(X)
+        labels = working.predict(X)
+        table = working.feature_scores(X)
+    out["score"] = np.asarray(scores, dtype=np.float64).reshape(-1)
+    out["is_anomaly"] = np.asarray(labels, dtype=np.int64).reshape(-1)
+    out["top_sensors"] = _top_sensors(np.asarray(table, dtype=np.float64), features)
+    return out
+
+
+# -- one long series split into chunks ----------------------------------------------------------
+def model_context(model: str | Path | Any) -> dict[str, int]:
+    """What the partition-wise path needs to know about a model.
+
+    Returns
+    -------
+    dict
+        ``window_length``; ``stride`` (the step of the inference windows: ``inference_stride``
+        or ``window_length`` for the imputer, the scorer's stride for the detector); ``margin``
+        (extra rows of context each side: the longest smoothing length of a detector's
+        aggregator, 0 for the imputer).
+    """
+    estimator = load_model(model)
+    length = int(estimator.window_length)
+    margin = 0
+    scorer = getattr(estimator, "scorer_", None)
+    if scorer is not None:
+        stride = int(scorer.stride or length)
+        smoothing = getattr(estimator.aggregator_, "smoothing", 1)
+        margin = int(np.max(np.atleast_1d(smoothing)))
+    else:
+        stride = int(getattr(estimator, "inference_stride", None) or length)
+    return {"window_length": length, "stride": stride, "margin": margin}
+
+
+def chunk_bounds(
+    start: int, stop: int, n_rows: int, window_length: int, stride: int, margin: int = 0
+) -> tuple[int, int]:
+    """Rows ``[lo, hi)`` of the whole series to process so that rows ``[start, stop)`` come out
+    as in one pass over all ``n_rows`` rows.
+
+    ``lo`` is a multiple of ``stride`` at least one window (plus ``margin``) before ``start``,
+    so the chunk's windows are the whole series' windows; ``hi - window_length`` is a multiple
+    of ``stride`` at or after ``stop`` (plus ``margin``), so the chunk's last window is one of
+    them and the windows used for ``[start, stop)`` keep their neighbours on both sides; at the
+    series ends the chunk stops at the end.
+    """
+    if not 0 <= start <= stop <= n_rows:
+        raise ValueError(f"need 0 <= start <= stop <= n_rows, got {start}, {stop}, {n_rows}.")
+    lo = max(0, ((start - window_length - margin) // stride) * stride)
+    last_start = -(-(stop + margin) // stride) * stride
+    hi = last_start + window_length
+    if hi >= n_rows or n_rows <= window_length:
+        hi = n_rows
+    return lo, hi
+
+
+def process_chunk(
+    chunk: pd.DataFrame,
+    model: str | Path | Any,
+    *,
+    task: str,
+    chunk_start: int,
+    keep_start: int,
+    keep_stop: int,
+    time_col: str | None = None,
+    feature_cols: Sequence[str] | None = None,
+    interval: float | None = None,
+    series_col: str | None = None,
+) -> pd.DataFrame:
+    """Impute or score rows ``[chunk_start, chunk_start + len(chunk))`` of a long series with
+    window seeds and keep rows ``[keep_start, keep_stop)`` (context rows are dropped).
+
+    ``chunk`` must be sorted by time and hold the rows :func:`chunk_bounds` asks for.
+    """
+    common: dict[str, Any] = {
+        "series_col": series_col,
+        "time_col": time_col,
+        "feature_cols": feature_cols,
+        "window_seeds": True,
+        "row_offset": chunk_start,
+    }
+    if task == "impute":
+        out = impute_frame(chunk, model, interval=interval, **common)
+    elif task == "detect":
+        out = detect_frame(chunk, model, **common)
+    else:
+        raise ValueError(f"task must be 'impute' or 'detect', got {task!r}.")
+    first = keep_start - chunk_start
+    return out.iloc[first : first + (keep_stop - keep_start)].reset_index(drop=True)
+
+
+def run_long(
+    frame: pd.DataFrame,
+    model: str | Path | Any,
+    *,
+    task: str,
+    chunk_rows: int,
+    time_col: str | None = None,
+    feature_cols: Sequence[str] | None = None,
+    interval: float | None = None,
+    series_col: str | None = None,
+) -> pd.DataFrame:
+    """Impute or score one long series in one process, ``chunk_rows`` rows at a time (window
+    seeds; memory bounded by the chunk): the single-process counterpart of the partition-wise
+    Dask path, whose results it equals whatever the chunk size."""
+    if chunk_rows < 1:
+        raise ValueError(f"chunk_rows must be >= 1, got {chunk_rows}.")
+    if time_col is not None:
+        frame = frame.sort_values(time_col, kind="stable")
+    frame = frame.reset_index(drop=True)
+    context = model_context(model)
+    n_rows = len(frame)
+    pieces = []
+    for start in range(0, n_rows, chunk_rows):
+        stop = min(start + chunk_rows, n_rows)
+        lo, hi = chunk_bounds(start, stop, n_rows, **context)
+        pieces.append(
+            process_chunk(
+                frame.iloc[lo:hi],
+                model,
+                task=task,
+                chunk_start=lo,
+                keep_start=start,
+                keep_stop=stop,
+                time_col=time_col,
+                feature_cols=feature_cols,
+                interval=interval,
+                series_col=series_col,
+            )
+        )
+    return pd.concat(pieces, ignore_index=True)
