@@ -16,6 +16,10 @@ IMPUTATION_TARGET_STRATEGIES: tuple[str, ...] = ("random", "historical", "mix")
 def _uniform(
     shape: tuple[int, ...], like: torch.Tensor, generator: torch.Generator | None
 ) -> torch.Tensor:
+    # a seeded generator lives on the CPU (validation, calibration): draw there, then move, so
+    # the draws are the same on every device
+    if generator is not None and generator.device != like.device:
+        return torch.rand(shape, generator=generator, device=generator.device).to(like.device)
     return torch.rand(shape, generator=generator, device=like.device)
 
 
