@@ -22,6 +22,7 @@ EXAMPLES: dict[str, list[str]] = {
 TIMEOUT = 300
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("script", list(EXAMPLES))
 def test_example_runs_fast(script: str, tmp_path: Path) -> None:
     path = REPO / "examples" / script
