@@ -1,8 +1,11 @@
 """Autolog a tsdiff fit to MLflow, reload the logged model and log evaluation metrics.
 
-Runs in well under a minute on a CPU with a tiny model and a temporary sqlite store::
+The data are the bundled air-quality frame (hourly ``DatetimeIndex``); the reloaded pyfunc model
+predicts on such a frame, or on a flat one with a ``time`` column. A temporary sqlite store::
 
-    python examples/mlflow_tracking.py            # add --keep to keep the store and print its path
+    python examples/mlflow_tracking.py --fast     # tiny model, well under a minute
+    python examples/mlflow_tracking.py            # a larger model, 60 s of training
+    python examples/mlflow_tracking.py --keep     # keep the store and print its path
 
 Then, with ``--keep``, browse the runs with ``mlflow ui --backend-store-uri sqlite:///<path>``.
 """
@@ -24,7 +27,7 @@ from tsdiff.datasets import load_air_quality
 from tsdiff.tracking import evaluate_imputation, load_pyfunc
 
 
-def main(keep: bool = False) -> None:
+def main(keep: bool = False, fast: bool = False) -> None:
     """Fit under autolog, compare the pyfunc model with the estimator, log evaluation metrics."""
     torch.set_num_threads(2)
     folder = Path(tempfile.mkdtemp(prefix="tsdiff-mlflow-"))
@@ -38,19 +41,13 @@ def main(keep: bool = False) -> None:
         experiment_name="tsdiff-example",
         registered_model_name="air-quality-imputer",
     )
+    settings = (
+        {"model": {"channels": 16, "n_layers": 1, "n_heads": 2}, "max_epochs": 3}
+        if fast
+        else {"model": {"channels": 32, "n_layers": 2, "n_heads": 4}, "max_time": 60}
+    )
     imputer = TSDiffImputer(
-        window_length=24,
-        train_stride=4,
-        channels=16,
-        n_layers=1,
-        n_heads=2,
-        diffusion_embedding_dim=16,
-        time_embedding_dim=16,
-        feature_embedding_dim=8,
-        max_epochs=5,
-        n_samples=8,
-        random_state=0,
-        verbose=False,
+        window_length=24, train_stride=4, n_samples=8, random_state=0, verbose=False, **settings
     )
     imputer.fit(train)
     tsdiff.tracking.autolog(disable=True)
@@ -60,7 +57,14 @@ def main(keep: bool = False) -> None:
 
     client = MlflowClient(uri)
     run = client.get_run(record.run_id)
-    print("params:", {k: run.data.params[k] for k in ("window_length", "channels", "max_epochs")})
+    print(
+        "params:",
+        {
+            k: v
+            for k, v in sorted(run.data.params.items())
+            if "channels" in k or k in ("window_length", "max_epochs")
+        },
+    )
     losses = client.get_metric_history(run.info.run_id, "train_loss")
     print(
         "train_loss per epoch:", [round(m.value, 3) for m in sorted(losses, key=lambda m: m.step)]
@@ -93,5 +97,7 @@ def main(keep: bool = False) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--keep", action="store_true", help="keep the temporary MLflow store")
+    parser.add_argument("--fast", action="store_true", help="tiny model (CI)")
     pd.set_option("display.width", 120)
-    main(parser.parse_args().keep)
+    args = parser.parse_args()
+    main(args.keep, args.fast)
