@@ -290,3 +290,16 @@ def test_all_missing_input_is_detectable() -> None:
     with pytest.raises(ValueError, match="every one of the 2 cells is missing"):
         require_observed(empty)
     require_observed(parse_input(pd.DataFrame({"a": [np.nan, 1.0]})))
+
+
+def test_seeded_cpu_generator_draws_the_same_masks_on_any_device() -> None:
+    """Validation masks come from a seeded CPU generator; on a GPU the observed tensor lives on
+    the device (this crashed CUDA training). 'meta' stands in for a non-CPU device here."""
+    import torch
+
+    from tsdiff.data.masking import random_condition_mask
+
+    observed = torch.ones(4, 3, 8, dtype=torch.bool)
+    on_cpu = random_condition_mask(observed, torch.Generator().manual_seed(0))
+    elsewhere = random_condition_mask(observed.to("meta"), torch.Generator().manual_seed(0))
+    assert elsewhere.device.type == "meta" and elsewhere.shape == on_cpu.shape

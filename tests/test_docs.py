@@ -26,12 +26,7 @@ FENCE = re.compile(r"^```python([^\n]*)\n(.*?)^```\s*$", flags=re.S | re.M)
 PAGE_TIMEOUT = 600
 
 #: Pages whose examples are known to fail, with why. README.md is edited by hand elsewhere.
-KNOWN_FAILURES: dict[str, str] = {
-    "README.md": (
-        "README's examples read the user's own sensors.csv and use an undefined normal_period "
-        "/ new_period; they need rewriting on the bundled data (or a not-run mark)"
-    ),
-}
+KNOWN_FAILURES: dict[str, str] = {}
 
 
 def python_blocks(text: str) -> list[str]:

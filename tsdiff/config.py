@@ -209,8 +209,8 @@ class ImputerParams(_EstimatorParams):
     """Parameters of ``TSDiffImputer`` other than ``model`` and ``trainer_kwargs``."""
 
     n_samples: int = Field(default=50, ge=1)
-    sampler: Literal["ddim", "ddpm", "dpmpp_2m"] = "ddim"
-    sampling_steps: int = Field(default=10, ge=1)
+    sampler: Literal["ddim", "ddpm", "dpmpp_2m"] = "dpmpp_2m"
+    sampling_steps: int = Field(default=4, ge=1)
     target_strategy: Literal["random", "historical", "mix"] = "mix"
     train_stride: int = Field(default=1, ge=1)
     inference_stride: int | None = Field(default=None, ge=1)

@@ -41,10 +41,12 @@ class TSDiffImputer(  # type: ignore[call-arg]
     n_samples : int, default=50
         Samples drawn per window by :meth:`transform`, :meth:`sample` and
         :meth:`predict_interval`.
-    sampler : str, default="ddim"
-        Reverse-diffusion sampler (see :data:`tsdiff.diffusion.SAMPLERS`).
-    sampling_steps : int, default=10
-        Network calls per sample (at most the model's ``diffusion_steps``).
+    sampler : {"dpmpp_2m", "ddim", "ddpm"}, default="dpmpp_2m"
+        Reverse-diffusion sampler: DPM-Solver++ 2M (second order, trailing time steps), DDIM, or
+        CSDI's ancestral DDPM (use it with all ``diffusion_steps``).
+    sampling_steps : int, default=4
+        Network calls per sample (at most the model's ``diffusion_steps``). DPM-Solver++ 2M at 4
+        calls matched DDIM at 10 on AQI-36 (docs/imputation.md, "Few-step sampling").
     model : ModelConfig, dict or None, default=None
         Architecture, noise schedule and sampling noise (:class:`~tsdiff.ModelConfig`; a dict
         overrides some of its fields). None: CSDI's published network (64 channels, 4 layers,
@@ -146,8 +148,8 @@ class TSDiffImputer(  # type: ignore[call-arg]
         *,
         window_length: int = 36,
         n_samples: int = 50,
-        sampler: str = "ddim",
-        sampling_steps: int = 10,
+        sampler: str = "dpmpp_2m",
+        sampling_steps: int = 4,
         model: ModelConfig | dict[str, Any] | None = None,
         target_strategy: str = "mix",
         train_stride: int = 1,
