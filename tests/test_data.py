@@ -292,14 +292,24 @@ def test_all_missing_input_is_detectable() -> None:
     require_observed(parse_input(pd.DataFrame({"a": [np.nan, 1.0]})))
 
 
-def test_seeded_cpu_generator_draws_the_same_masks_on_any_device() -> None:
-    """Validation masks come from a seeded CPU generator; on a GPU the observed tensor lives on
-    the device (this crashed CUDA training). 'meta' stands in for a non-CPU device here."""
+def test_seeded_cpu_generator_draws_on_its_own_device(monkeypatch) -> None:
+    """Validation masks come from a seeded CPU generator while, on a GPU, the observed tensor
+    lives on the device: torch refuses a CPU generator for CUDA draws (this crashed CUDA
+    training), so the draws are made on the generator's device and moved. 'meta' stands in for a
+    non-CPU device here."""
     import torch
 
-    from tsdiff.data.masking import random_condition_mask
+    from tsdiff.data import masking
 
+    devices: list[str] = []
+    real_rand = torch.rand
+
+    def recording_rand(*args, **kwargs):
+        devices.append(str(kwargs.get("device")))
+        return real_rand(*args, **kwargs)
+
+    monkeypatch.setattr(masking.torch, "rand", recording_rand)
     observed = torch.ones(4, 3, 8, dtype=torch.bool)
-    on_cpu = random_condition_mask(observed, torch.Generator().manual_seed(0))
-    elsewhere = random_condition_mask(observed.to("meta"), torch.Generator().manual_seed(0))
-    assert elsewhere.device.type == "meta" and elsewhere.shape == on_cpu.shape
+    mask = masking.random_condition_mask(observed.to("meta"), torch.Generator().manual_seed(0))
+    assert mask.device.type == "meta" and mask.shape == observed.shape
+    assert devices and all(d == "cpu" for d in devices)
