@@ -439,3 +439,74 @@ def test_detector_round_trip(fitted_detector, smd_slices, tmp_path):
     )
     with pytest.raises(PersistenceError, match="not a TSDiffImputer"):
         TSDiffImputer.load(tmp_path / "det")
+
+
+_KILLED_SAVE = """
+import sys, time, torch
+from pathlib import Path
+from tsdiff import TSDiffImputer
+
+model = Path(sys.argv[1])
+imputer = TSDiffImputer.load(model)
+real_save = torch.save
+
+def slow_save(obj, f, *args, **kwargs):
+    real_save(obj, f, *args, **kwargs)        # half the new model is on disk ...
+    Path(sys.argv[2]).write_text("writing")
+    time.sleep(120)                           # ... when the process is killed
+
+torch.save = slow_save
+imputer.set_params(n_samples=3).save(model)
+"""
+
+
+def test_a_save_killed_half_way_leaves_the_old_model_loadable(fitted_imputer, saved, tmp_path):
+    """Fault injection: SIGKILL while the new weights are being written over a saved model."""
+    import subprocess
+    import sys
+    import time
+
+    before = _snapshot(saved)
+    marker = tmp_path / "marker"
+    process = subprocess.Popen(
+        [sys.executable, "-c", _KILLED_SAVE, str(saved), str(marker)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 240
+        while not marker.exists():
+            assert process.poll() is None, "the saving process ended before it was killed"
+            assert time.monotonic() < deadline, "the save never started"
+            time.sleep(0.2)
+        process.kill()
+        process.wait(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert _snapshot(saved) == before  # the old model, byte for byte
+    reloaded = TSDiffImputer.load(saved)
+    assert reloaded.n_samples == fitted_imputer.n_samples
+    # the half-written sibling never replaces the model, and a later save still succeeds
+    fitted_imputer.save(saved)
+    assert TSDiffImputer.load(saved).n_samples == fitted_imputer.n_samples
+
+
+def test_a_full_disk_during_save_is_a_clear_error_and_loses_nothing(
+    fitted_imputer, saved, monkeypatch
+):
+    import errno
+
+    before = _snapshot(saved)
+    real_save = torch.save
+
+    def full_disk(obj, f, *args, **kwargs):
+        real_save(obj, f, *args, **kwargs)
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(torch, "save", full_disk)
+    with pytest.raises(OSError, match="No space left"):
+        fitted_imputer.save(saved)
+    monkeypatch.undo()
+    assert _snapshot(saved) == before
+    assert [p.name for p in saved.parent.iterdir()] == [saved.name]
