@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import warnings
 
 import pytorch_lightning as pl
 import torch
@@ -75,17 +74,7 @@ class WindowDataModule(pl.LightningDataModule):
 
     def train_dataloader(self) -> DataLoader:
         world_size, rank = self._world()
-        n_windows = len(self.train_dataset)
-        size, drop_last = per_rank_batch_size(n_windows, self.batch_size, world_size)
-        if world_size > 1 and size < self.batch_size and rank == 0:
-            warnings.warn(
-                f"Each of the {world_size} processes gets {math.ceil(n_windows / world_size)} of "
-                f"the {n_windows} training windows, fewer than batch_size={self.batch_size}; "
-                f"training with batches of {size} per process. Lower batch_size, train_stride "
-                "or the number of devices, or pass more data.",
-                UserWarning,
-                stacklevel=2,
-            )
+        size, drop_last = per_rank_batch_size(len(self.train_dataset), self.batch_size, world_size)
         sampler = DistributedSampler(
             self.train_dataset,
             num_replicas=world_size,

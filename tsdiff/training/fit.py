@@ -26,7 +26,7 @@ from tsdiff.training.callbacks import (
     LossHistory,
     RestoreBestWeights,
 )
-from tsdiff.training.datamodule import WindowDataModule
+from tsdiff.training.datamodule import WindowDataModule, per_rank_batch_size
 from tsdiff.training.module import DiffusionImputationModule
 from tsdiff.training.trainer import make_trainer
 
@@ -136,6 +136,20 @@ def estimate_prior_variance(
     return variance.clamp(1e-3, 1.0)
 
 
+def _warn_small_share(n_windows: int, batch_size: int, trainer: pl.Trainer) -> None:
+    """Say (on rank 0) when each DDP process's share of the windows is smaller than a batch."""
+    world_size = int(trainer.world_size)
+    size, _ = per_rank_batch_size(n_windows, batch_size, world_size)
+    if world_size > 1 and size < batch_size and trainer.is_global_zero:
+        warnings.warn(
+            f"Each of the {world_size} processes gets {size} of the {n_windows} training "
+            f"windows, fewer than batch_size={batch_size}, so it trains on batches of {size}. "
+            "Lower batch_size, train_stride or the number of devices, or pass more data.",
+            UserWarning,
+            stacklevel=4,
+        )
+
+
 def train_denoiser(
     network: CSDIDenoiser,
     schedule: NoiseSchedule,
@@ -211,6 +225,8 @@ def train_denoiser(
             deterministic=config.deterministic,
             checkpoint_dir=config.checkpoint_dir,
         )
+    _warn_small_share(train_store.n_windows, config.batch_size, trainer)
+    with quiet_lightning(config.verbose):
         start = time.perf_counter()
         trainer.fit(module, datamodule=datamodule, ckpt_path=config.ckpt_path)
         seconds = time.perf_counter() - start
