@@ -308,12 +308,13 @@ class DiffusionEstimatorBase(BaseEstimator):
                     "Pass either ckpt_path (resume an interrupted run) or warm_start=True "
                     "(fine-tune the fitted model), not both."
                 )
-            if config != self.model_config_:
+            fitted_config: ModelConfig = vars(self)["model_config_"]
+            if config != fitted_config:
                 raise ValueError(
                     "warm_start=True fine-tunes the fitted network, so model must describe it "
-                    f"(fitted with {self.model_config_}); refit without warm_start to change it."
+                    f"(fitted with {fitted_config}); refit without warm_start to change it."
                 )
-            previous_network = copy.deepcopy(self.model_)
+            previous_network = copy.deepcopy(vars(self)["model_"])
         parsed = self._parse(X, reset=not warm_start)
         self.model_config_ = config
         if not warm_start:
@@ -376,9 +377,7 @@ class DiffusionEstimatorBase(BaseEstimator):
             deterministic=trainer["deterministic"],
             estimate_prior=not warm_start,
         )
-        result = train_denoiser(
-            network, self._schedule(), train_store, val_store, training_config
-        )
+        result = train_denoiser(network, self._schedule(), train_store, val_store, training_config)
         self.model_ = result.network
         self.history_ = result.history
         self.n_epochs_ = result.epochs

@@ -75,7 +75,7 @@ class WindowDataModule(pl.LightningDataModule):
     def train_dataloader(self) -> DataLoader:
         world_size, rank = self._world()
         size, drop_last = per_rank_batch_size(len(self.train_dataset), self.batch_size, world_size)
-        sampler = DistributedSampler(
+        sampler: DistributedSampler[int] = DistributedSampler(
             self.train_dataset,
             num_replicas=world_size,
             rank=rank,
