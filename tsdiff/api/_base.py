@@ -348,7 +348,11 @@ class DiffusionEstimatorBase(BaseEstimator):
         if self.random_state is not None:
             torch.manual_seed(self.random_state)
         n_features = parsed.values[0].shape[1]
-        network = previous_network or self._build_network(n_features, config)
+        network = (
+            previous_network
+            if previous_network is not None
+            else self._build_network(n_features, config)
+        )
         loggers = [*session.loggers]
         if trainer["logger"] not in (None, False):
             loggers.append(trainer["logger"])
