@@ -100,3 +100,94 @@ def test_guard_stops_at_once_on_nan_weights_and_tolerates_one_bad_batch() -> Non
             None,
             0,
         )
+
+
+def test_callback_state_round_trips_through_checkpoints() -> None:
+    from tsdiff.training import BudgetLRDecay, LossHistory, RestoreBestWeights
+
+    best = RestoreBestWeights()
+    best.best_score, best.best_epoch = 0.5, 3
+    best._best_state = {"w": torch.ones(2)}
+    copy = RestoreBestWeights()
+    copy.load_state_dict(best.state_dict())
+    assert (copy.best_score, copy.best_epoch) == (0.5, 3)
+    assert torch.equal(copy._best_state["w"], torch.ones(2))  # type: ignore[index]
+
+    history = LossHistory()
+    history.history = [{"epoch": 0.0, "train_loss": 1.0}]
+    restored = LossHistory()
+    restored.load_state_dict(history.state_dict())
+    assert restored.history == history.history
+
+    decay = BudgetLRDecay(10, None)
+    decay._base_lrs = [1e-3]
+    resumed = BudgetLRDecay(10, None)
+    resumed.load_state_dict(decay.state_dict())
+    assert resumed._base_lrs == [1e-3]  # not the decayed rate of the restored optimiser
+
+
+def test_epoch_seed_depends_on_seed_epoch_and_rank() -> None:
+    from tsdiff.training.callbacks import epoch_seed
+
+    seeds = {epoch_seed(s, e, r) for s in (0, 1) for e in (0, 1) for r in (0, 1)}
+    assert len(seeds) == 8
+    assert epoch_seed(0, 1, 0) == epoch_seed(0, 1, 0)
+
+
+def test_checkpoints_without_validation(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    schedule = NoiseSchedule(10, "quad", 1e-4, 0.5)
+    result = train_denoiser(
+        _tiny(), schedule, _store(), None, _config(checkpoint_dir=str(tmp_path))
+    )
+    assert result.epochs == 2
+    assert (tmp_path / "last.ckpt").is_file()
+    assert len(list(tmp_path.glob("best-epoch=*.ckpt"))) == 1
+
+
+def test_user_callbacks_and_logger_reach_the_trainer() -> None:
+    import pytorch_lightning as pl
+    from pytorch_lightning.loggers import Logger
+
+    from tsdiff import TSDiffImputer
+
+    class Seen(pl.Callback):
+        def __init__(self) -> None:
+            self.epochs = 0
+
+        def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+            self.epochs += 1
+
+    class Recorder(Logger):
+        def __init__(self) -> None:
+            super().__init__()
+            self.keys: set[str] = set()
+
+        @property
+        def name(self) -> str:
+            return "recorder"
+
+        @property
+        def version(self) -> str:
+            return "0"
+
+        def log_hyperparams(self, params, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
+            pass
+
+        def log_metrics(self, metrics, step=None) -> None:  # type: ignore[no-untyped-def]
+            self.keys.update(metrics)
+
+    seen, recorder = Seen(), Recorder()
+    rng = np.random.default_rng(0)
+    X = np.sin(np.arange(80)[:, None] / 4.0 + np.arange(2)) + 0.1 * rng.standard_normal((80, 2))
+    TSDiffImputer(
+        window_length=12,
+        model={"channels": 8, "n_layers": 1, "n_heads": 1, "diffusion_steps": 10},
+        max_epochs=2,
+        train_stride=4,
+        calibration_windows=0,
+        trainer_kwargs={"accelerator": "cpu", "callbacks": [seen], "logger": recorder},
+        random_state=0,
+        verbose=False,
+    ).fit(X)
+    assert seen.epochs == 2
+    assert {"train_loss", "val_loss"} <= recorder.keys

@@ -330,8 +330,21 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 # -- helpers ------------------------------------------------------------------------------------
+def _global_rank() -> int:
+    """This process's global rank in a distributed run (``tsdiff fit`` with a DDP trainer
+    section starts one process per device), 0 otherwise."""
+    dist = sys.modules.get("torch.distributed")
+    if dist is not None and dist.is_available() and dist.is_initialized():
+        return int(dist.get_rank())
+    for variable in ("RANK", "GLOBAL_RANK", "LOCAL_RANK", "NODE_RANK"):
+        value = os.environ.get(variable, "").strip()
+        if value.isdigit() and int(value) != 0:
+            return int(value)
+    return 0
+
+
 def _info(args: argparse.Namespace, message: str) -> None:
-    if not getattr(args, "quiet", False):
+    if not getattr(args, "quiet", False) and _global_rank() == 0:
         print(message, file=sys.stderr, flush=True)
 
 
@@ -471,6 +484,9 @@ def _cmd_fit(args: argparse.Namespace) -> int:
         "config": config.source,
         "kind": config.kind,
     }
+    if _global_rank() != 0:
+        # under DDP every process ends fit with the same model; only rank 0 writes it
+        return EXIT_OK
     save_estimator(estimator, args.out, metadata=metadata)
     best = getattr(estimator, "best_val_loss_", None)
     best_text = f", best validation loss {best:.4f}" if isinstance(best, float) else ""

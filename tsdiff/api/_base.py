@@ -8,6 +8,8 @@ input into windows, :func:`tsdiff.training.train_denoiser` trains, and
 from __future__ import annotations
 
 import contextlib
+import copy
+import os
 import random
 import warnings
 from collections.abc import Iterator
@@ -51,6 +53,8 @@ TRAINER_KEYS: tuple[str, ...] = (
     "precision",
     "callbacks",
     "logger",
+    "deterministic",
+    "checkpoint_dir",
 )
 
 #: Constraints of the parameters every estimator has (declared once).
@@ -79,6 +83,16 @@ def _global_rng_kept() -> Iterator[None]:
         np.random.set_state(numpy_state)  # noqa: NPY002
         random.setstate(python_state)
         torch.random.set_rng_state(torch_state)
+
+
+def _local_rank() -> int:
+    """This process's rank on its node in a distributed run (0 otherwise)."""
+    import torch.distributed as dist
+
+    if not (dist.is_available() and dist.is_initialized()):
+        return 0
+    value = os.environ.get("LOCAL_RANK", "0").strip()
+    return int(value) if value.isdigit() else 0
 
 
 class DiffusionEstimatorBase(BaseEstimator):
@@ -129,6 +143,8 @@ class DiffusionEstimatorBase(BaseEstimator):
             "strategy": "auto",
             "callbacks": [],
             "logger": None,
+            "deterministic": None,
+            "checkpoint_dir": None,
             **self._default_trainer,
         }
         settings.update(given)
@@ -265,20 +281,49 @@ class DiffusionEstimatorBase(BaseEstimator):
             raise
 
     def _fit_diffusion(
-        self, X: Any, session: Any, held_out_fraction: float, validation_data: Any = None
+        self,
+        X: Any,
+        session: Any,
+        held_out_fraction: float,
+        validation_data: Any = None,
+        *,
+        ckpt_path: Any = None,
+        warm_start: bool = False,
     ) -> tuple[ParsedInput, SeriesSet | None]:
         """Validate input, fit the scaler and train the network; sets the fitted attributes.
 
-        Returns the parsed input and the held-out series (the validation part of the training
-        run, or None).
+        ``ckpt_path`` resumes training from a Lightning checkpoint (weights, optimiser, epoch,
+        early stopping and best-weight state). ``warm_start`` fine-tunes the fitted network on
+        ``X``, keeping its scaler, time step and network settings. Returns the parsed input and
+        the held-out series (the validation part of the training run, or None).
         """
         config = self._check_params()
         trainer = self._trainer_settings()
         training = self._training_settings()
-        parsed = self._parse(X, reset=True)
+        previous_network = None
+        if warm_start:
+            check_is_fitted(self, "model_")
+            if ckpt_path is not None:
+                raise ValueError(
+                    "Pass either ckpt_path (resume an interrupted run) or warm_start=True "
+                    "(fine-tune the fitted model), not both."
+                )
+            fitted_config: ModelConfig = vars(self)["model_config_"]
+            if config != fitted_config:
+                raise ValueError(
+                    "warm_start=True fine-tunes the fitted network, so model must describe it "
+                    f"(fitted with {fitted_config}); refit without warm_start to change it."
+                )
+            previous_network = copy.deepcopy(vars(self)["model_"])
+        parsed = self._parse(X, reset=not warm_start)
         self.model_config_ = config
-        self.time_step_ = base_time_step(parsed.raw_stamps) if parsed.real_time else 1.0
-        self.real_time_ = parsed.real_time
+        if not warm_start:
+            self.time_step_ = base_time_step(parsed.raw_stamps) if parsed.real_time else 1.0
+            self.real_time_ = parsed.real_time
+        elif parsed.real_time != self.real_time_:
+            raise ValueError(
+                "warm_start=True needs X with the kind of time index the model was fitted on."
+            )
         series = parsed.series(self.time_step_)
         val_series: SeriesSet | None
         if validation_data is not None:
@@ -289,7 +334,8 @@ class DiffusionEstimatorBase(BaseEstimator):
         else:
             train_series, val_series = self._split_validation(series, held_out_fraction)
         labels = None if parsed.layout.columns is None else [str(c) for c in parsed.layout.columns]
-        self.scaler_ = NaNStandardScaler().fit(train_series.values, labels)
+        if not warm_start:
+            self.scaler_ = NaNStandardScaler().fit(train_series.values, labels)
         train_store = self._window_store(train_series, self.train_stride)
         val_store = None
         if val_series is not None:
@@ -302,7 +348,11 @@ class DiffusionEstimatorBase(BaseEstimator):
         if self.random_state is not None:
             torch.manual_seed(self.random_state)
         n_features = parsed.values[0].shape[1]
-        network = self._build_network(n_features, config)
+        network = (
+            previous_network
+            if previous_network is not None
+            else self._build_network(n_features, config)
+        )
         loggers = [*session.loggers]
         if trainer["logger"] not in (None, False):
             loggers.append(trainer["logger"])
@@ -324,10 +374,14 @@ class DiffusionEstimatorBase(BaseEstimator):
             logger=loggers if loggers else False,
             extra_callbacks=[*session.callbacks, *trainer["callbacks"]],
             hide_masks=self._training_hide_masks(n_features),
+            checkpoint_dir=None
+            if trainer["checkpoint_dir"] is None
+            else os.fspath(trainer["checkpoint_dir"]),
+            ckpt_path=None if ckpt_path is None else os.fspath(ckpt_path),
+            deterministic=trainer["deterministic"],
+            estimate_prior=not warm_start,
         )
-        result = train_denoiser(
-            network, self._schedule(), train_store, val_store, training_config
-        )
+        result = train_denoiser(network, self._schedule(), train_store, val_store, training_config)
         self.model_ = result.network
         self.history_ = result.history
         self.n_epochs_ = result.epochs
@@ -338,6 +392,18 @@ class DiffusionEstimatorBase(BaseEstimator):
         self.n_val_windows_ = val_store.n_windows if val_store is not None else 0
         self.train_windows_per_second_ = result.windows_seen / max(result.seconds, 1e-9)
         return parsed, val_series
+
+    def _agree_across_ranks(self, names: tuple[str, ...]) -> None:
+        """In a distributed run, give every process rank 0's values of the attributes ``names``
+        (e.g. calibration results drawn on each process's own device)."""
+        import torch.distributed as dist
+
+        if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() < 2:
+            return
+        values = [getattr(self, name) for name in names]
+        dist.broadcast_object_list(values, src=0)
+        for name, value in zip(names, values, strict=True):
+            setattr(self, name, value)
 
     # -- persistence --------------------------------------------------------------------------
     def save(self, path: Any) -> None:
@@ -374,8 +440,16 @@ class DiffusionEstimatorBase(BaseEstimator):
                     stacklevel=3,
                 )
                 return torch.device("cpu")
+            # under DDP each process samples on its own GPU (its local rank's device)
+            local_rank = _local_rank()
             devices = settings["devices"]
-            index = devices[0] if isinstance(devices, (list, tuple)) and devices else 0
+            if isinstance(devices, (list, tuple)) and devices:
+                index = devices[min(local_rank, len(devices) - 1)]
+            elif isinstance(devices, str) and "," in devices:
+                listed = [d for d in devices.split(",") if d.strip()]
+                index = listed[min(local_rank, len(listed) - 1)]
+            else:
+                index = local_rank
             return torch.device("cuda", int(index))
         return torch.device("cpu")
 

@@ -200,7 +200,9 @@ class TSDiffAnomalyDetector(DiffusionEstimatorBase):
         return super()._parse(X, reset=reset)
 
     # -- fitting --------------------------------------------------------------------------------
-    def fit(self, X: Any, y: Any = None) -> TSDiffAnomalyDetector:
+    def fit(
+        self, X: Any, y: Any = None, *, ckpt_path: Any = None, warm_start: bool = False
+    ) -> TSDiffAnomalyDetector:
         """Train the model on ``X`` (mostly normal) and calibrate scores and threshold.
 
         Parameters
@@ -210,13 +212,20 @@ class TSDiffAnomalyDetector(DiffusionEstimatorBase):
             for calibration and never trained on.
         y : None
             Ignored (no labels are used).
+        ckpt_path : str or path, optional
+            Lightning checkpoint to resume an interrupted training run from (see
+            :meth:`TSDiffImputer.fit <tsdiff.TSDiffImputer.fit>`).
+        warm_start : bool, default=False
+            Fine-tune the fitted network on ``X`` (scaler and network settings kept).
 
         Returns
         -------
         self : TSDiffAnomalyDetector
         """
         with self._fitting(X) as session:
-            parsed, held_out = self._fit_diffusion(X, session, CALIBRATION_FRACTION)
+            parsed, held_out = self._fit_diffusion(
+                X, session, CALIBRATION_FRACTION, ckpt_path=ckpt_path, warm_start=warm_start
+            )
             n_rows = sum(len(v) for v in parsed.values)
             if n_rows < 2:
                 raise ValueError(

@@ -87,7 +87,9 @@ class TSDiffImputer(  # type: ignore[call-arg]
     trainer_kwargs : dict or None, default=None
         Hardware settings passed to Lightning's ``Trainer``: ``accelerator``, ``devices``,
         ``num_nodes``, ``strategy``, ``precision`` (default ``"32-true"``; also used for
-        sampling), and ``callbacks``/``logger`` added to tsdiff's own.
+        sampling), ``deterministic``, ``callbacks``/``logger`` added to tsdiff's own, and
+        ``checkpoint_dir`` (write ``last.ckpt`` and the best epoch's checkpoint there; resume
+        with ``fit(X, ckpt_path=...)``).
     random_state : int or None, default=None
         Seed of training and sampling; an int makes results reproducible on CPU. The caller's
         global random generators are left as they were.
@@ -205,7 +207,15 @@ class TSDiffImputer(  # type: ignore[call-arg]
             )
         return config
 
-    def fit(self, X: Any, y: Any = None, *, validation_data: Any = None) -> TSDiffImputer:
+    def fit(
+        self,
+        X: Any,
+        y: Any = None,
+        *,
+        validation_data: Any = None,
+        ckpt_path: Any = None,
+        warm_start: bool = False,
+    ) -> TSDiffImputer:
         """Learn column statistics and train the diffusion model on ``X``.
 
         Parameters
@@ -217,6 +227,14 @@ class TSDiffImputer(  # type: ignore[call-arg]
         validation_data : same kinds as ``X``, optional
             Series to compute the validation loss on (early stopping, best-weight restore);
             by default the last ``validation_fraction`` of each series is held out.
+        ckpt_path : str or path, optional
+            Lightning checkpoint to resume an interrupted run from (e.g. ``last.ckpt`` of
+            ``trainer_kwargs["checkpoint_dir"]``): weights, optimiser, epoch, early-stopping and
+            best-weight state continue where they stopped. Pass the same ``X`` and parameters.
+        warm_start : bool, default=False
+            Fine-tune the fitted network on ``X`` instead of training a new one: the scaler,
+            time step and network settings of the first fit are kept, and a new training run
+            (``max_epochs``, early stopping) starts from the fitted weights.
 
         Returns
         -------
@@ -224,11 +242,17 @@ class TSDiffImputer(  # type: ignore[call-arg]
         """
         with self._fitting(X) as session:
             parsed, held_out = self._fit_diffusion(
-                X, session, self.validation_fraction, validation_data
+                X,
+                session,
+                self.validation_fraction,
+                validation_data,
+                ckpt_path=ckpt_path,
+                warm_start=warm_start,
             )
             self._calibrate_on_held_out(
                 held_out if held_out is not None else parsed.series(self.time_step_)
             )
+            self._agree_across_ranks(("blend_weights_", "interval_scale_"))
         return self
 
     # -- calibration ------------------------------------------------------------------------

@@ -1,13 +1,19 @@
-"""Training callbacks: budget-aware learning-rate decay, in-memory best-weight restore and a
-guard that stops diverged training."""
+"""Training callbacks: budget-aware learning-rate decay, in-memory best-weight restore, per-epoch
+seeding and a guard that stops diverged training.
+
+The stateful ones save their state in Lightning checkpoints (``state_dict``/``load_state_dict``),
+so a run resumed from a checkpoint continues their bookkeeping.
+"""
 
 from __future__ import annotations
 
 import copy
 import math
+import random
 import time
 from typing import Any
 
+import numpy as np
 import pytorch_lightning as pl
 import torch
 
@@ -34,7 +40,16 @@ class BudgetLRDecay(pl.Callback):
 
     def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         self._start = time.monotonic()
-        self._base_lrs = [group["lr"] for opt in trainer.optimizers for group in opt.param_groups]
+        if not self._base_lrs:  # a resumed run keeps the rates before any decay
+            self._base_lrs = [
+                group["lr"] for opt in trainer.optimizers for group in opt.param_groups
+            ]
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"base_lrs": list(self._base_lrs)}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        self._base_lrs = [float(v) for v in state_dict.get("base_lrs", [])]
 
     def progress(self, trainer: pl.Trainer, batch_idx: int) -> float:
         """Fraction of the budget used so far (0 to 1)."""
@@ -87,6 +102,18 @@ class RestoreBestWeights(pl.Callback):
         if self._best_state is not None:
             pl_module.load_state_dict(self._best_state)
 
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "best_score": self.best_score,
+            "best_epoch": self.best_epoch,
+            "best_state": self._best_state,
+        }
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        self.best_score = float(state_dict["best_score"])
+        self.best_epoch = int(state_dict["best_epoch"])
+        self._best_state = state_dict["best_state"]
+
 
 class LossHistory(pl.Callback):
     """Record the epoch means of ``train_loss`` and ``val_loss``."""
@@ -101,6 +128,35 @@ class LossHistory(pl.Callback):
             if key in metrics:
                 row[key] = float(metrics[key])
         self.history.append(row)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"history": [dict(row) for row in self.history]}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        self.history = [dict(row) for row in state_dict.get("history", [])]
+
+
+def epoch_seed(seed: int, epoch: int, rank: int) -> int:
+    """The seed of one process's training epoch (a function of the three numbers only)."""
+    return int(np.random.SeedSequence([seed, epoch, rank]).generate_state(1)[0]) & 0x7FFFFFFF
+
+
+class EpochSeed(pl.Callback):
+    """Reseed torch, NumPy and ``random`` at the start of every training epoch.
+
+    Each epoch's random numbers (training targets, diffusion steps, noise, dropout) then depend
+    on the seed, the epoch and the process rank only, so a run resumed from a checkpoint draws
+    the same numbers as an uninterrupted one, and DDP processes draw different ones.
+    """
+
+    def __init__(self, seed: int) -> None:
+        self.seed = seed
+
+    def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        value = epoch_seed(self.seed, trainer.current_epoch, trainer.global_rank)
+        torch.manual_seed(value)
+        np.random.seed(value)  # noqa: NPY002 - the legacy global generator is what is reseeded
+        random.seed(value)
 
 
 class TrainingDivergedError(RuntimeError):

@@ -2,15 +2,36 @@
 
 from __future__ import annotations
 
+import math
+
 import pytorch_lightning as pl
-from torch.utils.data import DataLoader
+import torch
+from torch.utils.data import DataLoader, DistributedSampler
 
 from tsdiff.data.dataset import WindowDataset, collate_batch
 from tsdiff.data.windows import WindowStore
 
 
+def per_rank_batch_size(n_windows: int, batch_size: int, world_size: int) -> tuple[int, bool]:
+    """Batch size and ``drop_last`` for one process's share of ``n_windows`` training windows.
+
+    Each of the ``world_size`` processes gets ``ceil(n_windows / world_size)`` windows (the
+    distributed sampler pads the last share). A share smaller than ``batch_size`` is served as
+    one batch of the whole share, so an epoch always has at least one step; otherwise the last
+    incomplete batch is dropped.
+    """
+    share = max(math.ceil(n_windows / max(world_size, 1)), 1)
+    size = min(batch_size, share)
+    return size, share > size
+
+
 class WindowDataModule(pl.LightningDataModule):
     """Serve windows of prepared :class:`~tsdiff.data.WindowStore` objects.
+
+    The training order comes from a :class:`~torch.utils.data.DistributedSampler` seeded with
+    ``seed``: each epoch's order depends on the seed and the epoch only (Lightning calls its
+    ``set_epoch``), so a run resumed from a checkpoint sees the same batches as an uninterrupted
+    one, and under DDP each process reads its own share.
 
     Parameters
     ----------
@@ -19,9 +40,11 @@ class WindowDataModule(pl.LightningDataModule):
     val_store : WindowStore or None
         Validation windows; None disables validation.
     batch_size : int
-        Windows per batch.
+        Windows per batch (per process; shrunk to the process's share when that is smaller).
     num_workers : int
         DataLoader workers (0 is fastest for in-memory windows).
+    seed : int
+        Seed of the training order.
     """
 
     def __init__(
@@ -30,25 +53,45 @@ class WindowDataModule(pl.LightningDataModule):
         val_store: WindowStore | None,
         batch_size: int,
         num_workers: int = 0,
+        seed: int = 0,
     ) -> None:
         super().__init__()
         self.train_store = train_store
         self.val_store = val_store
         self.batch_size = batch_size
         self.num_workers = num_workers
+        self.seed = seed
 
     def setup(self, stage: str | None = None) -> None:
         self.train_dataset = WindowDataset(self.train_store)
         self.val_dataset = WindowDataset(self.val_store) if self.val_store is not None else None
 
+    def _world(self) -> tuple[int, int]:
+        trainer = getattr(self, "trainer", None)
+        if trainer is None:
+            return 1, 0
+        return int(trainer.world_size), int(trainer.global_rank)
+
     def train_dataloader(self) -> DataLoader:
+        world_size, rank = self._world()
+        size, drop_last = per_rank_batch_size(len(self.train_dataset), self.batch_size, world_size)
+        sampler: DistributedSampler[int] = DistributedSampler(
+            self.train_dataset,
+            num_replicas=world_size,
+            rank=rank,
+            shuffle=True,
+            seed=self.seed,
+            drop_last=False,
+        )
         return DataLoader(
             self.train_dataset,
-            batch_size=self.batch_size,
-            shuffle=True,
+            batch_size=size,
+            sampler=sampler,
             collate_fn=collate_batch,
             num_workers=self.num_workers,
-            drop_last=len(self.train_dataset) > self.batch_size,
+            drop_last=drop_last,
+            # its own generator: starting an epoch never draws from the global one
+            generator=torch.Generator().manual_seed(self.seed),
         )
 
     def val_dataloader(self) -> DataLoader:
@@ -60,4 +103,5 @@ class WindowDataModule(pl.LightningDataModule):
             shuffle=False,
             collate_fn=collate_batch,
             num_workers=self.num_workers,
+            generator=torch.Generator().manual_seed(self.seed),
         )

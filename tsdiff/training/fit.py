@@ -22,10 +22,11 @@ from tsdiff.model.denoiser import CSDIDenoiser
 from tsdiff.training.callbacks import (
     BudgetLRDecay,
     DivergenceGuard,
+    EpochSeed,
     LossHistory,
     RestoreBestWeights,
 )
-from tsdiff.training.datamodule import WindowDataModule
+from tsdiff.training.datamodule import WindowDataModule, per_rank_batch_size
 from tsdiff.training.module import DiffusionImputationModule
 from tsdiff.training.trainer import make_trainer
 
@@ -51,6 +52,10 @@ class TrainingConfig:
     logger: Any = False
     extra_callbacks: list[pl.Callback] = field(default_factory=list)
     hide_masks: np.ndarray | None = None
+    checkpoint_dir: str | None = None
+    ckpt_path: str | None = None
+    deterministic: Any = None
+    estimate_prior: bool = True
 
 
 @dataclass
@@ -64,6 +69,9 @@ class TrainingResult:
     best_val_loss: float | None
     seconds: float
     windows_seen: int
+    root_device: torch.device = field(default_factory=lambda: torch.device("cpu"))
+    world_size: int = 1
+    global_rank: int = 0
 
 
 @contextlib.contextmanager
@@ -128,6 +136,20 @@ def estimate_prior_variance(
     return variance.clamp(1e-3, 1.0)
 
 
+def _warn_small_share(n_windows: int, batch_size: int, trainer: pl.Trainer) -> None:
+    """Say (on rank 0) when each DDP process's share of the windows is smaller than a batch."""
+    world_size = int(trainer.world_size)
+    size, _ = per_rank_batch_size(n_windows, batch_size, world_size)
+    if world_size > 1 and size < batch_size and trainer.is_global_zero:
+        warnings.warn(
+            f"Each of the {world_size} processes gets {size} of the {n_windows} training "
+            f"windows, fewer than batch_size={batch_size}, so it trains on batches of {size}. "
+            "Lower batch_size, train_stride or the number of devices, or pass more data.",
+            UserWarning,
+            stacklevel=4,
+        )
+
+
 def train_denoiser(
     network: CSDIDenoiser,
     schedule: NoiseSchedule,
@@ -147,7 +169,7 @@ def train_denoiser(
         :class:`~tsdiff.training.callbacks.DivergenceGuard`).
     """
     has_validation = val_store is not None and val_store.n_windows > 0
-    if network.prior_skip:
+    if network.prior_skip and config.estimate_prior:
         network.prior_variance.copy_(
             estimate_prior_variance(
                 network,
@@ -167,7 +189,10 @@ def train_denoiser(
         hide_masks=config.hide_masks,
     )
     datamodule = WindowDataModule(
-        train_store, val_store if has_validation else None, config.batch_size
+        train_store,
+        val_store if has_validation else None,
+        config.batch_size,
+        seed=config.seed or 0,
     )
     history = LossHistory()
     best = RestoreBestWeights()
@@ -178,6 +203,8 @@ def train_denoiser(
     ]
     if has_validation:
         callbacks.append(best)
+    if config.seed is not None:
+        callbacks.append(EpochSeed(config.seed))
     callbacks.extend(config.extra_callbacks)
     with quiet_lightning(config.verbose):
         if config.seed is not None:
@@ -195,10 +222,21 @@ def train_denoiser(
             callbacks=callbacks,
             logger=config.logger,
             verbose=config.verbose,
+            deterministic=config.deterministic,
+            checkpoint_dir=config.checkpoint_dir,
         )
+    _warn_small_share(train_store.n_windows, config.batch_size, trainer)
+    with quiet_lightning(config.verbose):
         start = time.perf_counter()
-        trainer.fit(module, datamodule=datamodule)
+        trainer.fit(module, datamodule=datamodule, ckpt_path=config.ckpt_path)
         seconds = time.perf_counter() - start
+    if trainer.current_epoch > 0 and trainer.global_step == 0:
+        raise RuntimeError(
+            f"Training ran {trainer.current_epoch} epoch(s) without a single optimiser step "
+            f"({train_store.n_windows} training windows over {trainer.world_size} process(es)); "
+            "pass more data, or lower train_stride or the number of devices."
+        )
+    root_device = trainer.strategy.root_device
     trained = module.network.cpu().eval()
     return TrainingResult(
         network=trained,
@@ -207,5 +245,8 @@ def train_denoiser(
         best_epoch=best.best_epoch if has_validation else trainer.current_epoch - 1,
         best_val_loss=best.best_score if has_validation and best.best_epoch >= 0 else None,
         seconds=seconds,
-        windows_seen=int(trainer.global_step) * config.batch_size,
+        windows_seen=int(trainer.global_step) * config.batch_size * trainer.world_size,
+        root_device=root_device,
+        world_size=int(trainer.world_size),
+        global_rank=int(trainer.global_rank),
     )

@@ -7,7 +7,7 @@ import tempfile
 from typing import Any
 
 import pytorch_lightning as pl
-from pytorch_lightning.callbacks import EarlyStopping, TQDMProgressBar
+from pytorch_lightning.callbacks import EarlyStopping, ModelCheckpoint, TQDMProgressBar
 
 
 class TrainingProgressBar(TQDMProgressBar):
@@ -33,15 +33,30 @@ def make_trainer(
     callbacks: list[pl.Callback] | None = None,
     logger: Any = False,
     verbose: bool = True,
-    deterministic: bool = False,
+    deterministic: Any = None,
     default_root_dir: str | None = None,
+    checkpoint_dir: str | None = None,
 ) -> pl.Trainer:
     """Return a Trainer for tsdiff's training loop.
 
-    Checkpoint files are not written (the best weights are kept in memory), nothing is logged
-    unless ``logger`` is given, and the progress bar follows ``verbose``.
+    Without ``checkpoint_dir`` no checkpoint file is written (the best weights are kept in
+    memory). With it, a :class:`~pytorch_lightning.callbacks.ModelCheckpoint` writes
+    ``last.ckpt`` after every epoch and ``best-epoch=N.ckpt`` for the lowest validation loss (the
+    latest epoch without validation); only the global rank 0 writes. Nothing is logged unless
+    ``logger`` is given, and the progress bar follows ``verbose`` (rank 0 only under DDP).
     """
     callbacks = list(callbacks or [])
+    if checkpoint_dir is not None:
+        callbacks.append(
+            ModelCheckpoint(
+                dirpath=str(checkpoint_dir),
+                filename="best-{epoch}",
+                monitor="val_loss" if has_validation else None,
+                mode="min",
+                save_top_k=1,
+                save_last=True,
+            )
+        )
     if verbose:
         callbacks.append(TrainingProgressBar())
     if has_validation and patience is not None and patience > 0:
@@ -57,7 +72,7 @@ def make_trainer(
         precision=precision,
         callbacks=callbacks,
         logger=logger,
-        enable_checkpointing=False,
+        enable_checkpointing=checkpoint_dir is not None,
         enable_progress_bar=verbose,
         enable_model_summary=False,
         num_sanity_val_steps=0,
