@@ -12,7 +12,7 @@ A saved model is a directory with two files:
     The ``state_dict`` of every fitted ``torch.nn.Module`` (and fitted tensors), keys prefixed by
     the attribute name (``model_.blocks.0...``).
 
-This module sits below :mod:`tsdiff.api`: it never imports the estimator classes. Every class a
+This package sits below :mod:`tsdiff.api`: it never imports the estimator classes. Every class a
 file may name (the estimators, :class:`~tsdiff.ModelConfig`, the detector's scorer, aggregator
 and thresholder, the scaler) is looked up in :data:`ALLOWED_CLASSES`, a fixed table of
 ``"module:qualname"`` strings imported lazily; nothing else is ever imported or built.
