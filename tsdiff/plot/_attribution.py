@@ -53,12 +53,12 @@ def plot_attribution(
     title : str, optional
         Title of the axes.
     figsize : (float, float), optional
-        Size of a new figure in inches.
+        Size of a new figure in inches; default 11 wide and 0.24 high per sensor.
 
     Returns
     -------
     Figure
-        The figure drawn on.
+        The figure drawn on (with the colour bar when ``colorbar``).
 
     Raises
     ------

@@ -165,12 +165,12 @@ def plot_anomaly_scores(
     title : str, optional
         Title of the panel (of the figure with several panels).
     figsize : (float, float), optional
-        Size of a new figure in inches.
+        Size of a new figure in inches; default 11 wide and 2.8 high per series.
 
     Returns
     -------
     Figure
-        The figure drawn on.
+        The figure drawn on, one panel per series.
 
     Raises
     ------
