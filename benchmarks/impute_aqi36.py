@@ -53,6 +53,7 @@ import numpy as np
 import pandas as pd
 
 from benchmarks.datasets import AQI36Split, load_aqi36
+from benchmarks.pypots_csdi import pypots_csdi
 
 WINDOW = 36
 METHODS = ("tsdiff", "pypots", "iterative", "linear")
@@ -197,17 +198,13 @@ def score_samples(samples: list[np.ndarray], split: AQI36Split) -> dict[str, flo
 
     ``samples`` holds one ``(n_samples, n_rows, n_columns)`` array per test month.
     """
-    from tsdiff.metrics import coverage, crps, interval_from_samples, mae, rmse
+    from tsdiff.metrics import imputation_report
 
     truth, mask = _stack_truth(split)
-    draws = np.concatenate(samples, axis=1)
-    median = np.median(draws, axis=0)
-    lower, upper = interval_from_samples(draws, COVERAGE_LEVEL)
+    report = imputation_report(truth, np.concatenate(samples, axis=1), mask, COVERAGE_LEVEL)
     return {
-        "mae": mae(truth, median, mask),
-        "rmse": rmse(truth, median, mask),
-        "crps": crps(truth, draws, mask),
-        "coverage90": coverage(truth, lower, upper, mask),
+        **{key: report[key] for key in ("mae", "rmse", "crps")},
+        "coverage90": report["coverage"],
         "n_targets": int(mask.sum()),
     }
 
@@ -354,24 +351,37 @@ def run_tsdiff(config: BenchConfig, split: AQI36Split) -> list[dict[str, Any]]:
         ("tsdiff DDPM-50", "ddpm", 50),
     ):
         imputer.set_params(sampler=sampler, sampling_steps=steps)
-        samples, seconds, peak = timed(
-            lambda: imputer.sample(split.test_input, config.n_samples), memory
-        )
         rows.append(
-            _row(
-                f"tsdiff-{sampler}",
-                label,
-                score_samples(samples, split),
-                **common,
-                impute_seconds=seconds,
-                sampling_seconds=imputer.last_sampling_seconds_,
-                peak_rss_impute_mb=peak,
-                sampler=sampler,
-                sampling_steps=steps,
-                peak_memory_per_phase=memory.per_phase,
-            )
+            _sampled_row(imputer, config, split, memory, label, common, sampling_steps=steps)
         )
     return rows
+
+
+def _sampled_row(
+    imputer: Any,
+    config: BenchConfig,
+    split: AQI36Split,
+    memory: PeakMemory,
+    label: str,
+    common: dict[str, Any],
+    **extra: Any,
+) -> dict[str, Any]:
+    """Sample the test months once with the imputer's current sampler, timed; its row."""
+    samples, seconds, peak = timed(
+        lambda: imputer.sample(split.test_input, config.n_samples), memory
+    )
+    return _row(
+        f"tsdiff-{imputer.sampler}",
+        label,
+        score_samples(samples, split),
+        **common,
+        impute_seconds=seconds,
+        sampling_seconds=imputer.last_sampling_seconds_,
+        peak_rss_impute_mb=peak,
+        sampler=imputer.sampler,
+        **extra,
+        peak_memory_per_phase=memory.per_phase,
+    )
 
 
 def sampler_table_rows(
@@ -406,27 +416,21 @@ def sampler_table_rows(
                 continue
             imputer.set_params(sampler=sampler, sampling_steps=nfe)
             with mock.patch.dict(samplers.DEFAULT_TIMESTEP_SPACING, {sampler: spacing}):
-                samples, seconds, peak = timed(
-                    lambda: imputer.sample(split.test_input, config.n_samples), memory
+                row = _sampled_row(
+                    imputer,
+                    config,
+                    split,
+                    memory,
+                    f"{sampler} {spacing} {nfe}",
+                    common,
+                    timestep_spacing=spacing,
+                    sampling_steps=nfe,
                 )
-            row = _row(
-                f"tsdiff-{sampler}",
-                f"{sampler} {spacing} {nfe}",
-                score_samples(samples, split),
-                **common,
-                impute_seconds=seconds,
-                sampling_seconds=imputer.last_sampling_seconds_,
-                peak_rss_impute_mb=peak,
-                sampler=sampler,
-                timestep_spacing=spacing,
-                sampling_steps=nfe,
-                peak_memory_per_phase=memory.per_phase,
-            )
             rows.append(row)
             done[(sampler, spacing, nfe)] = row
             print(
                 f"[impute_aqi36] {row['label']}: MAE {row['mae']:.3f} CRPS {row['crps']:.4f} "
-                f"cov90 {row['coverage90']:.3f} {seconds:.1f} s",
+                f"cov90 {row['coverage90']:.3f} {row['impute_seconds']:.1f} s",
                 flush=True,
             )
     return rows
@@ -549,30 +553,17 @@ def pypots_training_data(
 
 def build_pypots_csdi(config: BenchConfig, n_features: int) -> Any:
     """PyPOTS CSDI with the published AQI-36 architecture and optimiser."""
-    from pypots.imputation import CSDI
     from pypots.optim import Adam
 
-    return CSDI(
+    return pypots_csdi(
         n_steps=WINDOW,
         n_features=n_features,
-        n_layers=4,
-        n_heads=8,
-        n_channels=64,
-        d_time_embedding=128,
-        d_feature_embedding=16,
-        d_diffusion_embedding=128,
         n_diffusion_steps=50,
         target_strategy="mix",
-        schedule="quad",
-        beta_start=1e-4,
-        beta_end=0.5,
         batch_size=config.batch_size,
         epochs=1,
         patience=None,
         optimizer=Adam(lr=config.learning_rate, weight_decay=config.weight_decay),
-        device="cpu",
-        saving_path=None,
-        model_saving_strategy=None,
         verbose=config.verbose,
     )
 

@@ -210,20 +210,16 @@ def run_engine(engine: str, args: argparse.Namespace) -> list[dict[str, Any]]:
         )
         client = Client(cluster)
     elif engine == "spark":
-        from pyspark.sql import SparkSession
+        from tsdiff.distributed.spark import local_session
 
         os.environ["PYSPARK_PYTHON"] = sys.executable
-        spark = (
-            SparkSession.builder.master("local[2]")
-            .appName("tsdiff-scale")
-            .config("spark.sql.shuffle.partitions", "2")
-            .config("spark.sql.execution.arrow.pyspark.enabled", "true")
-            .config("spark.driver.memory", "4g")
-            .config("spark.ui.enabled", "false")
-            .config("spark.ui.showConsoleProgress", "false")
-            .getOrCreate()
+        spark = local_session(
+            "tsdiff-scale",
+            config={
+                "spark.sql.execution.arrow.pyspark.enabled": "true",
+                "spark.driver.memory": "4g",
+            },
         )
-        spark.sparkContext.setLogLevel("ERROR")
     # warm-up (counted in the start): worker imports and one model load per worker and task
     warm = argparse.Namespace(**{**vars(args), "series": 4, "series_rows": 100})
     small = layout_frame("many", warm)

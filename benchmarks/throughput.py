@@ -31,6 +31,7 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
+from benchmarks.pypots_csdi import pypots_csdi  # noqa: E402
 from tsdiff.data import SeriesSet, build_window_store  # noqa: E402
 from tsdiff.diffusion import NoiseSchedule  # noqa: E402
 from tsdiff.inference import sample_windows  # noqa: E402
@@ -75,27 +76,13 @@ def tsdiff_training(batch_size: int, iterations: int, precision: str, device: st
 
 
 def _pypots_model(batch_size: int) -> Any:
-    from pypots.imputation import CSDI
-
-    return CSDI(
+    return pypots_csdi(
         n_steps=LENGTH,
         n_features=FEATURES,
-        n_layers=4,
-        n_heads=8,
-        n_channels=64,
-        d_time_embedding=128,
-        d_feature_embedding=16,
-        d_diffusion_embedding=128,
         n_diffusion_steps=STEPS,
         target_strategy="random",
-        schedule="quad",
-        beta_start=1e-4,
-        beta_end=0.5,
         batch_size=batch_size,
         epochs=1,
-        device="cpu",
-        saving_path=None,
-        model_saving_strategy=None,
         verbose=False,
     )
 

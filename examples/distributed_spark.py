@@ -45,9 +45,7 @@ def main() -> None:
     args = parser.parse_args()
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)  # workers use this environment
 
-    from pyspark.sql import SparkSession
-
-    from tsdiff.distributed.spark import detect_spark, impute_spark
+    from tsdiff.distributed.spark import detect_spark, impute_spark, local_session
 
     train = load_server_metrics("train").iloc[: 600 if args.fast else None]
     tiny = {"channels": 16, "n_layers": 1, "n_heads": 1}
@@ -58,15 +56,7 @@ def main() -> None:
     ).fit(train)
     data = machines(200 if args.fast else 1000)
 
-    spark = (
-        SparkSession.builder.master("local[2]")
-        .appName("tsdiff-example")
-        .config("spark.sql.shuffle.partitions", "2")
-        .config("spark.ui.enabled", "false")
-        .config("spark.ui.showConsoleProgress", "false")
-        .getOrCreate()
-    )
-    spark.sparkContext.setLogLevel("ERROR")
+    spark = local_session("tsdiff-example")  # local[2]; any SparkSession will do
     try:
         with tempfile.TemporaryDirectory() as tmp:
             detector.save(Path(tmp) / "detector")

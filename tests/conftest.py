@@ -150,3 +150,12 @@ def fitted_detector(smd_slices):
     detector_module = pytest.importorskip("tsdiff.api.detector")
     train, _ = smd_slices
     return detector_module.TSDiffAnomalyDetector(**detector_tiny_params()).fit(train)
+
+
+def tiny_denoiser(n_features: int = 5, diffusion_steps: int = 50, **kwargs: Any) -> Any:
+    """A ``CSDIDenoiser`` of :data:`TINY_NETWORK` without dropout, built after
+    ``torch.manual_seed(0)``; ``kwargs`` override those settings."""
+    from tsdiff.model import CSDIDenoiser
+
+    torch.manual_seed(0)
+    return CSDIDenoiser(n_features, diffusion_steps, **{**TINY_NETWORK, "dropout": 0.0, **kwargs})

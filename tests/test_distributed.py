@@ -272,7 +272,7 @@ def spark():
     pytest.importorskip("pyspark", reason="pyspark is not installed")
     if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
         pytest.skip("Spark needs Java (no java on PATH and no JAVA_HOME)")
-    from pyspark.sql import SparkSession
+    from tsdiff.distributed.spark import local_session
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("PYSPARK_PYTHON", sys.executable)
@@ -280,15 +280,7 @@ def spark():
         patch.setenv(
             "PYTHONPATH", os.pathsep.join([str(REPO), str(REPO / "tests")]), prepend=os.pathsep
         )
-        session = (
-            SparkSession.builder.master("local[2]")
-            .appName("tsdiff-tests")
-            .config("spark.sql.shuffle.partitions", "2")
-            .config("spark.ui.enabled", "false")
-            .config("spark.ui.showConsoleProgress", "false")
-            .getOrCreate()
-        )
-        session.sparkContext.setLogLevel("ERROR")
+        session = local_session("tsdiff-tests")
         yield session
         session.stop()
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from conftest import tiny_denoiser
 
 from tsdiff.data.masking import (
     condition_mask,
@@ -19,19 +20,8 @@ from tsdiff.training.module import masked_noise_loss
 
 
 def _net(fill: str = "linear", features: int = 5) -> CSDIDenoiser:
-    torch.manual_seed(0)
-    net = CSDIDenoiser(
-        features,
-        50,
-        channels=16,
-        n_layers=2,
-        n_heads=2,
-        diffusion_embedding_dim=16,
-        time_embedding_dim=8,
-        feature_embedding_dim=4,
-        dropout=0.0,
-        condition_fill=fill,
-    )
+    wider = {"channels": 16, "n_layers": 2, "n_heads": 2, "diffusion_embedding_dim": 16}
+    net = tiny_denoiser(features, condition_fill=fill, **wider)
     # The output layer starts at zero (as CSDI); give it weights so outputs depend on inputs.
     torch.nn.init.normal_(net.output.weight, std=0.5)
     return net.eval()
@@ -259,19 +249,7 @@ def test_cpu_dropout_keeps_one_minus_p_and_preserves_the_mean() -> None:
 
 
 def _prior_net() -> CSDIDenoiser:
-    torch.manual_seed(0)
-    net = CSDIDenoiser(
-        5,
-        50,
-        channels=8,
-        n_layers=1,
-        n_heads=1,
-        diffusion_embedding_dim=8,
-        time_embedding_dim=8,
-        feature_embedding_dim=4,
-        dropout=0.0,
-        prior_skip=True,
-    )
+    net = tiny_denoiser(prior_skip=True)
     net.prior_variance.fill_(0.3)
     return net.eval()
 
@@ -303,16 +281,6 @@ def test_state_dict_has_no_schedule_and_round_trips() -> None:
     net = _prior_net()
     state = net.state_dict()
     assert "alphas_cumprod" not in state and "prior_variance" in state
-    fresh = CSDIDenoiser(
-        5,
-        50,
-        channels=8,
-        n_layers=1,
-        n_heads=1,
-        diffusion_embedding_dim=8,
-        time_embedding_dim=8,
-        feature_embedding_dim=4,
-        prior_skip=True,
-    )
+    fresh = tiny_denoiser(dropout=0.1, prior_skip=True)
     fresh.load_state_dict(state, strict=True)
     assert torch.equal(fresh.prior_variance, net.prior_variance)

@@ -225,7 +225,7 @@ def test_failed_save_leaves_the_old_model_intact(fitted_imputer, air_slice, save
 
 def test_failed_swap_restores_the_old_model(fitted_imputer, saved, monkeypatch):
     before = _snapshot(saved)
-    real_replace = persistence.os.replace
+    real_replace = persistence._files.os.replace
     calls = []
 
     def replace(src, dst):
@@ -234,7 +234,7 @@ def test_failed_swap_restores_the_old_model(fitted_imputer, saved, monkeypatch):
             raise OSError("rename failed (simulated)")
         return real_replace(src, dst)
 
-    monkeypatch.setattr(persistence.os, "replace", replace)
+    monkeypatch.setattr(persistence._files.os, "replace", replace)
     with pytest.raises(OSError, match="simulated"):
         fitted_imputer.save(saved)
     monkeypatch.undo()

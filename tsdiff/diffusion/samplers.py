@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -193,10 +194,21 @@ class DDIMSampler:
             Explicit fresh noise, for tests and reproducibility.
         """
         t = int(timestep)
-        t_prev = self._previous(t)
+        return self._update(model_output, t, self._previous(t), sample, generator, noise)
+
+    def _update(
+        self,
+        eps: torch.Tensor,
+        t: int,
+        t_prev: int,
+        sample: torch.Tensor,
+        generator: torch.Generator | None,
+        noise: torch.Tensor | None,
+        /,
+    ) -> SamplerStepOutput:
+        """The step from ``t`` to ``t_prev`` (-1: clean data)."""
         abar_t = self._alpha_bar(t)
         abar_prev = self._alpha_bar(t_prev)
-        eps = model_output
         pred_x0 = (sample - (1.0 - abar_t) ** 0.5 * eps) / abar_t**0.5
         variance = (1.0 - abar_prev) / (1.0 - abar_t) * (1.0 - abar_t / abar_prev)
         sigma = self.eta * max(variance, 0.0) ** 0.5
@@ -259,32 +271,16 @@ class DPMSolverMultistepSampler(DDIMSampler):
         lam = math.inf if sigma == 0.0 else math.log(alpha) - math.log(sigma)
         return alpha, sigma, lam
 
-    def step(
-        self,
-        model_output: torch.Tensor,
-        timestep: int,
-        sample: torch.Tensor,
-        generator: torch.Generator | None = None,
-        noise: torch.Tensor | None = None,
+    def _update(
+        self, eps: torch.Tensor, t: int, t_prev: int, sample: torch.Tensor, /, *_: Any
     ) -> SamplerStepOutput:
-        """Take one reverse step from ``timestep`` to the next step in :attr:`timesteps`.
+        """One DPM-Solver++ 2M update from ``t`` to ``t_prev``; steps must come in order.
 
-        Parameters
-        ----------
-        model_output : torch.Tensor
-            The network's noise prediction ``eps`` for ``sample`` at ``timestep``.
-        timestep : int
-            The current step, an element of :attr:`timesteps`, visited in order.
-        sample : torch.Tensor
-            ``x_t``.
-        generator, noise
-            Unused (the solver is deterministic); accepted for a common interface.
+        ``generator`` and ``noise`` of :meth:`step` are unused: the solver is deterministic.
         """
-        t = int(timestep)
-        t_prev = self._previous(t)
         alpha_t, sigma_t, lam_t = self._coefficients(t)
         alpha_s, sigma_s, lam_s = self._coefficients(t_prev)
-        pred_x0 = (sample - sigma_t * model_output) / alpha_t
+        pred_x0 = (sample - sigma_t * eps) / alpha_t
         derivative = pred_x0
         if self._last is not None and t_prev >= 0:
             lam_last, x0_last = self._last

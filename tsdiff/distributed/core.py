@@ -24,8 +24,6 @@ from __future__ import annotations
 
 import copy
 import hashlib
-import threading
-from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -33,92 +31,25 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from tsdiff.distributed.loading import clear_model_cache, limit_threads, load_counts, load_model
+
 #: Columns added by :func:`detect_frame` besides the series and time columns.
 DETECTION_COLUMNS: tuple[str, ...] = ("score", "is_anomaly", "top_sensors")
 
-_MLFLOW_SCHEMES = ("models:/", "runs:/", "mlflow-artifacts:/", "s3://", "gs://", "dbfs:/")
-_CACHE: dict[str, Any] = {}
-_LOADS: Counter[str] = Counter()
-_LOCK = threading.Lock()
-
-
-# -- model loading ------------------------------------------------------------------------------
-def _cache_key(model: str | Path) -> str:
-    text = str(model)
-    if text.startswith(_MLFLOW_SCHEMES):
-        return text
-    return str(Path(text).expanduser().resolve())
-
-
-def _pyfunc_data_dir(directory: Path) -> Path:
-    """The tsdiff model directory inside an MLflow model directory (or ``directory`` itself)."""
-    mlmodel = directory / "MLmodel"
-    if not mlmodel.exists():
-        return directory
-    import yaml
-
-    spec = yaml.safe_load(mlmodel.read_text())
-    data = ((spec.get("flavors") or {}).get("python_function") or {}).get("data")
-    if not data:
-        raise ValueError(f"{directory} is an MLflow model without a python_function data path.")
-    return directory / data
-
-
-def _resolve_model_dir(model: str | Path) -> Path:
-    """A local tsdiff model directory for a saved directory, an MLflow model directory or an
-    MLflow URI (``models:/name/1``, ``runs:/<id>/model``...: downloaded with MLflow)."""
-    text = str(model)
-    if text.startswith(_MLFLOW_SCHEMES):
-        import mlflow
-
-        local = Path(mlflow.artifacts.download_artifacts(artifact_uri=text))
-        return _pyfunc_data_dir(local)
-    directory = Path(text).expanduser()
-    if not directory.is_dir():
-        raise FileNotFoundError(f"No tsdiff model directory at {directory}.")
-    return _pyfunc_data_dir(directory)
-
-
-def load_model(model: str | Path | Any) -> Any:
-    """The fitted estimator at ``model``, loaded once per process.
-
-    Parameters
-    ----------
-    model : str, Path or fitted estimator
-        A directory written by ``estimator.save``, an MLflow model directory, or an MLflow model
-        URI (``models:/<name>/<version>``, ``runs:/<run_id>/<path>``; the tracking URI comes from
-        ``MLFLOW_TRACKING_URI`` on the worker). A fitted estimator is returned as it is.
-
-    Returns
-    -------
-    estimator
-        The cached estimator; callers must not modify it (the functions of this module work on
-        copies).
-    """
-    if not isinstance(model, (str, Path)):
-        return model
-    key = _cache_key(model)
-    with _LOCK:
-        cached = _CACHE.get(key)
-        if cached is None:
-            from tsdiff.api.persistence import load_estimator
-
-            cached = load_estimator(_resolve_model_dir(model))
-            _CACHE[key] = cached
-            _LOADS[key] += 1
-    return cached
-
-
-def load_counts() -> dict[str, int]:
-    """How many times this process loaded each model (path or URI -> count)."""
-    return dict(_LOADS)
-
-
-def clear_model_cache() -> None:
-    """Forget the cached models and load counts of this process."""
-    with _LOCK:
-        _CACHE.clear()
-        _LOADS.clear()
+__all__ = [
+    "DETECTION_COLUMNS",
+    "chunk_bounds",
+    "clear_model_cache",
+    "detect_frame",
+    "feature_columns",
+    "impute_frame",
+    "limit_threads",
+    "load_counts",
+    "load_model",
+    "model_context",
+    "process_chunk",
+    "run_long",
+]
 
 
 # -- per-window seeding -------------------------------------------------------------------------
@@ -160,18 +91,6 @@ def _working_copy(estimator: Any, window_seeds: bool, row_offset: int) -> Any:
     if hasattr(working, "_last_result"):
         working._last_result = None
     return working
-
-
-def limit_threads(n_threads: int | None) -> None:
-    """Cap torch's intra-op threads of this (worker) process; None leaves them as they are.
-
-    Several single-threaded tasks per machine beat one oversubscribed multi-threaded task.
-    """
-    if n_threads is not None:
-        import torch
-
-        if torch.get_num_threads() != int(n_threads):
-            torch.set_num_threads(int(n_threads))
 
 
 # -- frames -------------------------------------------------------------------------------------

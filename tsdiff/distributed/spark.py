@@ -20,6 +20,31 @@ import pandas as pd
 from tsdiff.distributed import core
 
 
+def local_session(
+    app_name: str = "tsdiff", cores: int = 2, config: dict[str, str] | None = None
+) -> Any:
+    """A Spark session on this machine (``local[cores]``), for trying tsdiff out and for tests.
+
+    ``cores`` shuffle partitions, no web UI or console progress bars, log level ERROR; ``config``
+    adds or replaces Spark settings (e.g. ``{"spark.driver.memory": "4g"}``). The Python workers
+    run ``PYSPARK_PYTHON``: set it to an environment with tsdiff before the first session.
+    """
+    from pyspark.sql import SparkSession
+
+    builder = SparkSession.builder.master(f"local[{cores}]").appName(app_name)
+    settings = {
+        "spark.sql.shuffle.partitions": str(cores),
+        "spark.ui.enabled": "false",
+        "spark.ui.showConsoleProgress": "false",
+        **(config or {}),
+    }
+    for key, value in settings.items():
+        builder = builder.config(key, value)
+    session = builder.getOrCreate()
+    session.sparkContext.setLogLevel("ERROR")
+    return session
+
+
 def _feature_names(
     df: Any, model: str | Path, series_col: str, time_col: str, feature_cols: Sequence[str] | None
 ) -> list[str]:
@@ -125,19 +150,10 @@ def impute_spark(
         for c in features:
             fields.append(T.StructField(f"{c}_lower", T.DoubleType(), True))
             fields.append(T.StructField(f"{c}_upper", T.DoubleType(), True))
-    plain, names = _plain_columns(df, [series_col, time_col, *features])
-    fn = functools.partial(
-        _apply,
-        names=names,
-        task="impute",
-        model=str(model_path),
-        series_col=series_col,
-        time_col=time_col,
-        feature_cols=features,
-        interval=interval,
-        torch_threads=torch_threads,
+    schema = T.StructType(fields)
+    return _grouped(
+        df, "impute", model_path, series_col, time_col, features, schema, interval, torch_threads
     )
-    return plain.groupBy("c0").applyInPandas(fn, T.StructType(fields))
 
 
 def detect_spark(
@@ -175,16 +191,33 @@ def detect_spark(
             T.StructField("top_sensors", T.StringType(), False),
         ]
     )
+    return _grouped(
+        df, "detect", model_path, series_col, time_col, features, schema, None, torch_threads
+    )
+
+
+def _grouped(
+    df: Any,
+    task: str,
+    model_path: str | Path,
+    series_col: str,
+    time_col: str,
+    features: list[str],
+    schema: Any,
+    interval: float | None,
+    torch_threads: int | None,
+) -> Any:
+    """Run ``task`` on every series of ``df`` (one ``applyInPandas`` group per series)."""
     plain, names = _plain_columns(df, [series_col, time_col, *features])
     fn = functools.partial(
         _apply,
         names=names,
-        task="detect",
+        task=task,
         model=str(model_path),
         series_col=series_col,
         time_col=time_col,
         feature_cols=features,
-        interval=None,
+        interval=interval,
         torch_threads=torch_threads,
     )
     return plain.groupBy("c0").applyInPandas(fn, schema)

@@ -122,10 +122,8 @@ def imputation_report(
 
     Parameters
     ----------
-    truth : ndarray of shape S
-        True values.
-    samples : ndarray of shape (n_samples, *S)
-        Draws from the predictive distribution.
+    truth, samples : ndarray
+        True values (shape ``S``) and draws (shape ``(n_samples, *S)``), as for :func:`crps`.
     mask : ndarray of bool, shape S
         Evaluation targets.
     coverage_level : float, default=0.9

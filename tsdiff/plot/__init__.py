@@ -28,7 +28,9 @@ except ImportError as err:  # pragma: no cover - exercised by reloading without 
         'tsdiff.plot needs matplotlib, an optional dependency: pip install "tsdiff[plot]"'
     ) from err
 
-from tsdiff.plot._detection import plot_anomaly_scores, plot_attribution, plot_detection
+from tsdiff.plot._attribution import plot_attribution
+from tsdiff.plot._detection import plot_detection
 from tsdiff.plot._imputation import plot_imputation
+from tsdiff.plot._scores import plot_anomaly_scores
 
 __all__ = ["plot_anomaly_scores", "plot_attribution", "plot_detection", "plot_imputation"]

@@ -63,7 +63,7 @@ def plot_imputation(
     title : str, optional
         Title of the panel (of the figure with several panels).
     figsize : (float, float), optional
-        Size of a new figure in inches.
+        Size of a new figure in inches; default 11 wide and 2.6 high per plotted column.
 
     Returns
     -------
