@@ -229,27 +229,16 @@ def test_score_series_uses_one_scoring_pass() -> None:
     table = np.random.default_rng(1).normal(size=(20, 8))
     frame = pd.DataFrame(np.zeros((20, 8)))
 
-    class WithScore:
-        def score(self, X: pd.DataFrame) -> _FakeResult:
+    class WithDetect:
+        def detect(self, X: pd.DataFrame) -> _FakeResult:
             return _FakeResult(table)
 
-    sensors, scores = score_series(WithScore(), frame)
+        def feature_scores(self, X: pd.DataFrame) -> pd.DataFrame:  # a second pass: never used
+            raise AssertionError("score_series must use the one detect() result")
+
+    sensors, scores = score_series(WithDetect(), frame)
     np.testing.assert_array_equal(sensors, table)
     np.testing.assert_array_equal(scores, table.max(axis=1))
-
-    detector = make_detector(0, 1.0)
-    calls: list[str] = []
-
-    def feature_scores(X: pd.DataFrame) -> pd.DataFrame:
-        calls.append("feature_scores")
-        return pd.DataFrame(table)
-
-    detector.feature_scores = feature_scores
-    if hasattr(detector, "score"):  # the new API: the result object is used instead
-        return
-    sensors, scores = score_series(detector, frame)
-    assert calls == ["feature_scores"]
-    np.testing.assert_allclose(scores, aggregate_sensors(table, "topk", 6, 50.0))
 
 
 def _report(seed: str, machine: str, vus: float) -> dict[str, object]:

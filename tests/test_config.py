@@ -164,7 +164,7 @@ def test_unknown_key_suggests_the_right_one(tmp_path):
         ("estimator:\n  window_length: 1\n", "estimator.window_length", "greater than or equal"),
         ("model:\n  n_layers: true\n", "model.n_layers", "valid integer"),
         ("estimator:\n  learning_rate: fast\n", "estimator.learning_rate", "valid number"),
-        ("estimator:\n  sampler: euler\n", "estimator.sampler", "'ddim' or 'ddpm'"),
+        ("estimator:\n  sampler: euler\n", "estimator.sampler", "'ddim', 'ddpm' or 'dpmpp_2m'"),
         ("kind: forecaster\n", "kind", "detector"),
         ("data:\n  time_column: 3\n", "data.time_column", "valid string"),
         ("data:\n  columns: a,b\n", "data.columns", "valid list"),

@@ -118,7 +118,7 @@ def test_core_equals_the_estimators(models: dict[str, str], air_long: pd.DataFra
 
     test = load_server_metrics("test").iloc[:200, :6]
     scored = core.detect_frame(test.rename_axis("t").reset_index(), models["detect"], time_col="t")
-    result = TSDiffAnomalyDetector.load(models["detect"]).score(test)
+    result = TSDiffAnomalyDetector.load(models["detect"]).detect(test)
     np.testing.assert_array_equal(scored["score"], result.scores)
     np.testing.assert_array_equal(scored["is_anomaly"], result.labels)
     table = result.sensor_scores.to_numpy()

@@ -228,13 +228,8 @@ def detect_frame(
     frame, X = _features(frame, time_col, features)
     out = _keys(frame, [series_col, time_col])
     working = _working_copy(estimator, window_seeds, row_offset)
-    if hasattr(working, "score") and callable(working.score):
-        result = working.score(X)
-        scores, labels, table = result.scores, result.labels, result.sensor_scores
-    else:
-        scores = working.decision_function(X)
-        labels = working.predict(X)
-        table = working.feature_scores(X)
+    result = working.detect(X)  # one sampling pass
+    scores, labels, table = result.scores, result.labels, result.sensor_scores
     out["score"] = np.asarray(scores, dtype=np.float64).reshape(-1)
     out["is_anomaly"] = np.asarray(labels, dtype=np.int64).reshape(-1)
     out["top_sensors"] = _top_sensors(np.asarray(table, dtype=np.float64), features)
