@@ -151,6 +151,9 @@ def multivariate_baseline(hidden: pd.DataFrame, quick: bool = False) -> np.ndarr
     Cross-sectional (each row from the other columns of the same hour), like tsdiff given the
     same history; returns the filled values of ``hidden``'s rows.
     """
+    import warnings
+
+    from sklearn.exceptions import ConvergenceWarning
     from sklearn.experimental import enable_iterative_imputer  # noqa: F401
     from sklearn.impute import IterativeImputer
 
@@ -159,7 +162,9 @@ def multivariate_baseline(hidden: pd.DataFrame, quick: bool = False) -> np.ndarr
     history = load_beijing_pm("train").iloc[-(QUICK_TRAIN_ROWS if quick else 8760) :]
     both = np.vstack([history.to_numpy(dtype=np.float64), hidden.to_numpy(dtype=np.float64)])
     imputer = IterativeImputer(max_iter=10, random_state=0, tol=1e-3)
-    filled = imputer.fit_transform(both)
+    with warnings.catch_warnings():  # "did not converge" at max_iter is expected and harmless
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        filled = imputer.fit_transform(both)
     return np.asarray(filled[-len(hidden) :], dtype=np.float64)
 
 

@@ -122,5 +122,5 @@ def load_pretrained(name: str, directory: str | Path | None = None) -> Any:
             raise ValueError(f"Pretrained {name}: {file_name} does not match its SHA-256.")
     from tsdiff.persistence import resolve_class
 
-    cls = resolve_class(str(entry["class"]), where=MANIFEST_FILE)
+    cls: Any = resolve_class(str(entry["class"]), where=MANIFEST_FILE)
     return cls.load(model_dir)
