@@ -21,7 +21,7 @@ def test_beijing_pm_splits_are_disjoint_and_complete():
 def test_demo_period_is_held_out():
     data = demo_period()
     assert data.index[0] >= np.datetime64(PM_SPLIT)
-    assert str(data.index[0])[:10] == DEMO_PERIOD[0] and len(data) == 28 * 24
+    assert str(data.index[0])[:10] == DEMO_PERIOD[0] and len(data) == 14 * 24
 
 
 def test_hidden_cells_have_truth_and_are_removed_from_the_input():
