@@ -25,6 +25,24 @@ AIR_STATIONS = ("Aotizhongxin", "Dongsi")
 AIR_VARIABLES = ("PM2.5", "PM10", "NO2", "CO", "O3", "TEMP")
 AIR_PERIOD = ("2014-09-01T00:00:00", "2014-12-01T00:00:00")  # [start, end)
 
+#: The 12 stations of the multi-site data, and the two particulate variables bundled for all of
+#: them over the whole 4 years (the pretrained demo imputer's data).
+PM_STATIONS = (
+    "Aotizhongxin",
+    "Changping",
+    "Dingling",
+    "Dongsi",
+    "Guanyuan",
+    "Gucheng",
+    "Huairou",
+    "Nongzhanguan",
+    "Shunyi",
+    "Tiantan",
+    "Wanliu",
+    "Wanshouxigong",
+)
+PM_VARIABLES = ("PM2.5", "PM10")
+
 SMD_MACHINE = "machine-1-6"
 SMD_DIMS = (1, 2, 3, 4, 5, 6, 9, 10, 11, 13, 15, 19, 20, 21, 22, 28, 30, 31, 32, 34)
 SMD_TRAIN_ROWS = 3000  # the last rows of the training half
@@ -45,13 +63,15 @@ def _write(frame: pd.DataFrame, name: str) -> None:
 
 
 def main(shared: Path) -> None:
-    """Write the two demo datasets from the shared data in ``shared``."""
+    """Write the demo datasets from the shared data in ``shared``."""
     air = pd.read_csv(
         shared / "beijing_multisite_air" / "data.csv.gz", dtype=str, keep_default_na=False
     )
     columns = [f"{s}.{v}" for s in AIR_STATIONS for v in AIR_VARIABLES]
     rows = (air["time"] >= AIR_PERIOD[0]) & (air["time"] < AIR_PERIOD[1])
     _write(air.loc[rows, ["time", *columns]], "air_quality.csv.gz")
+    pm_columns = [f"{s}.{v}" for s in PM_STATIONS for v in PM_VARIABLES]
+    _write(air[["time", *pm_columns]], "beijing_pm.csv.gz")
 
     dims = [f"dim{d:02d}" for d in SMD_DIMS]
     base = shared / "smd" / SMD_MACHINE
