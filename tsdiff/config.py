@@ -44,7 +44,9 @@ MODEL_KINDS: dict[str, tuple[str, str]] = {
 #: check a mapping while the class cannot be imported (else the class signature decides).
 COMPONENTS: dict[str, dict[str, frozenset[str]]] = {
     "scorer": {
-        "MaskedReimputationScorer": frozenset({"n_masks", "strip_length", "sampling_steps"})
+        "MaskedReimputationScorer": frozenset({"n_masks", "strip_length", "sampling_steps"}),
+        "WholeWindowScorer": frozenset({"n_samples", "start_step", "sampling_steps"}),
+        "CombinedScorer": frozenset({"masked", "whole", "fold"}),
     },
     "aggregator": {"TopK": frozenset({"k", "cap", "smoothing"})},
     "thresholder": {"POT": frozenset({"risk", "level"})},

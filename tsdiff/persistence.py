@@ -67,6 +67,8 @@ ALLOWED_CLASSES: dict[str, str] = {
     "NaNStandardScaler": "tsdiff.data.scaling:NaNStandardScaler",
     # the detector's components (scorer, aggregator, thresholder)
     "MaskedReimputationScorer": "tsdiff.scoring.scorers:MaskedReimputationScorer",
+    "WholeWindowScorer": "tsdiff.scoring.reconstruction:WholeWindowScorer",
+    "CombinedScorer": "tsdiff.scoring.combined:CombinedScorer",
     "TopK": "tsdiff.scoring.aggregators:TopK",
     "POT": "tsdiff.scoring.thresholders:POT",
     "Contamination": "tsdiff.scoring.thresholders:Contamination",
