@@ -105,16 +105,12 @@ def test_window_noise_does_not_depend_on_the_other_windows(
     fitted: TSDiffAnomalyDetector,
 ) -> None:
     series = sensors(160, 2)
-    whole = fitted.detect(series)
-    table = fitted.aggregator_  # the raw cells are compared, before smoothing
-    assert table is not None
     parsed = fitted._check_fitted_input(series).series(fitted.time_step_)
     full = fitted._cell_scores(fitted.scorer_, parsed)[0]
     first = fitted._check_fitted_input(series.iloc[:96]).series(fitted.time_step_)
     part = fitted._cell_scores(fitted.scorer_, first)[0]
     # windows of 16 at 0, 16, ..., 80 are the same windows in both calls
     np.testing.assert_allclose(part[:96], full[:96], rtol=1e-5, atol=1e-5)
-    assert np.isfinite(np.asarray(whole.scores)).all()
 
 
 def test_combined_scorer_round_trips_through_save(tmp_path: Any, fitted: Any) -> None:
