@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -97,3 +99,46 @@ def test_overlapping_windows_stream_like_batch() -> None:
     final = pd.concat(emitted)
     batch = fitted.detect(frame)
     np.testing.assert_allclose(final["score"], batch.scores.iloc[: len(final)], rtol=1e-6)
+
+
+def test_follow_a_growing_csv_matches_batch(
+    detector: TSDiffAnomalyDetector, tmp_path: Path
+) -> None:
+    from tsdiff.api.streaming import follow
+
+    frame = sensors(200, 6)
+    source = tmp_path / "live.csv"
+    table = frame.rename_axis("time").reset_index()
+    parts = [table.iloc[:70], table.iloc[70:150], table.iloc[150:]]
+    parts[0].to_csv(source, index=False)
+    pending = iter(parts[1:])
+
+    def grow(_: float) -> None:  # each wait, the file gets its next rows
+        part = next(pending, None)
+        if part is not None:
+            part.to_csv(source, mode="a", header=False, index=False)
+
+    out_path = tmp_path / "scores.csv"
+    with open(out_path, "w", encoding="utf-8") as out:
+        written = follow(detector, str(source), out, max_polls=3, sleep=grow)
+    assert written == len(frame)
+    got = pd.read_csv(out_path, index_col=0, parse_dates=True)
+    assert list(got.columns) == ["score", "is_anomaly"]
+    batch = detector.detect(frame)
+    np.testing.assert_allclose(got["score"], batch.scores, rtol=1e-6)
+
+
+def test_cli_detect_follow(detector: TSDiffAnomalyDetector, tmp_path: Path) -> None:
+    from tsdiff.cli import EXIT_OK, main
+
+    model = tmp_path / "model"
+    detector.save(model)
+    frame = sensors(120, 7)
+    data = tmp_path / "live.csv"
+    frame.rename_axis("time").reset_index().to_csv(data, index=False)
+    out = tmp_path / "scores.csv"
+    argv = ["detect", "-m", str(model), "-d", str(data), "-o", str(out), "-q"]
+    assert main([*argv, "--follow", "--max-polls", "1", "--poll-seconds", "0.01"]) == EXIT_OK
+    got = pd.read_csv(out, index_col=0)
+    assert len(got) == len(frame)
+    np.testing.assert_allclose(got["score"], detector.detect(frame).scores, rtol=1e-6)

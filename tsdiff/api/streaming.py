@@ -266,3 +266,115 @@ class StreamingScorer:
         self.n_emitted_ = self.n_rows_seen_
         self._ended = True
         return out
+
+
+# -- following a growing CSV file or a pipe ------------------------------------------------------
+def _frame_of(text: str, columns: list[str] | None, time_column: str | None) -> pd.DataFrame:
+    import io
+
+    frame = pd.read_csv(io.StringIO(text))
+    if time_column is not None and time_column in frame.columns:
+        frame.index = pd.to_datetime(frame.pop(time_column))
+        frame.index.name = time_column
+    if columns is not None:
+        missing = [c for c in columns if c not in frame.columns]
+        if missing:
+            raise ValueError(f"the stream lacks the model's column(s) {missing}.")
+        return frame[columns]
+    return frame.select_dtypes("number").drop(columns=["label"], errors="ignore")
+
+
+def _write(out: Any, rows: pd.DataFrame, header: bool) -> None:
+    if rows.empty and not header:
+        return
+    frame = rows.rename(columns={"anomaly": "is_anomaly"})
+    frame.to_csv(out, header=header, index=True)
+    out.flush()
+
+
+def follow(
+    detector: Any,
+    source: str,
+    out: Any,
+    *,
+    time_column: str | None = "time",
+    poll_seconds: float = 1.0,
+    max_polls: int | None = None,
+    batch_rows: int = 60,
+    sleep: Any = time.sleep,
+) -> int:
+    """Score the rows of a growing CSV file (or of ``"-"``, standard input) as they arrive.
+
+    Each poll reads the lines appended since the last one (a partial last line waits for the
+    next poll) and writes the rows that became final to ``out`` (CSV: the index, ``score``,
+    ``is_anomaly``); at the end (``max_polls`` polls, or the end of standard input) the rows
+    still waiting are scored as batch scoring of the whole stream would and written too.
+
+    Parameters
+    ----------
+    detector : TSDiffAnomalyDetector
+        Fitted.
+    source : str
+        CSV path (with a header row), or ``"-"`` for standard input.
+    out : writable text file
+    time_column : str or None, default="time"
+        Column used as the index when present.
+    poll_seconds : float, default=1.0
+        Wait between polls of a file.
+    max_polls : int or None, default=None
+        Stop after this many polls of a file (None: until interrupted).
+    batch_rows : int, default=60
+        Rows of standard input scored together.
+    sleep : callable, default=time.sleep
+        Waits between polls (tests pass a no-op).
+
+    Returns
+    -------
+    int
+        Rows written.
+    """
+    import sys
+
+    names = getattr(detector, "feature_names_in_", None)
+    columns = [str(c) for c in names] if names is not None else None
+    stream = StreamingScorer(detector)
+    header: str | None = None
+    written = 0
+    first = True
+
+    def emit(rows: pd.DataFrame) -> None:
+        nonlocal written, first
+        _write(out, rows, first)
+        first = False
+        written += len(rows)
+
+    def feed(lines: list[str]) -> None:
+        if lines and header is not None:
+            emit(stream.update(_frame_of(header + "".join(lines), columns, time_column)))
+
+    if source == "-":
+        header = sys.stdin.readline()
+        batch: list[str] = []
+        for line in sys.stdin:
+            batch.append(line)
+            if len(batch) >= batch_rows:
+                feed(batch)
+                batch = []
+        feed(batch)
+    else:
+        position, polls = 0, 0
+        while max_polls is None or polls < max_polls:
+            with open(source, encoding="utf-8") as fh:
+                fh.seek(position)
+                chunk = fh.read()
+            complete = chunk[: chunk.rfind("\n") + 1]
+            position += len(complete.encode("utf-8"))
+            lines = complete.splitlines(keepends=True)
+            if header is None and lines:
+                header, lines = lines[0], lines[1:]
+            feed(lines)
+            polls += 1
+            if max_polls is None or polls < max_polls:
+                sleep(poll_seconds)
+    emit(stream.flush())
+    return written
