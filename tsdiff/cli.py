@@ -220,6 +220,19 @@ def build_parser() -> argparse.ArgumentParser:
         "-o", "--out", required=True, metavar="FILE", help="output file (.csv, .parquet)"
     )
     detect.add_argument("--seed", type=_non_negative_int, metavar="N", help="sampling seed")
+    # issue 14: streaming
+    detect.add_argument(
+        "--follow",
+        action="store_true",
+        help="score rows as they are appended to --data (a CSV file, or - for standard input), "
+        "writing each row once its score is final (tsdiff.api.streaming)",
+    )
+    detect.add_argument(
+        "--poll-seconds", type=_positive_float, default=1.0, metavar="S", help="with --follow"
+    )
+    detect.add_argument(
+        "--max-polls", type=_positive_int, metavar="N", help="with --follow: stop after N polls"
+    )
     detect.set_defaults(handler=_cmd_detect)
 
     evaluate = sub.add_parser(
@@ -638,10 +651,12 @@ def _cmd_detect(args: argparse.Namespace) -> int:
             "model "
             "(fit with a configuration whose model section has kind: detector)."
         )
-    table = _read_for_model(args, estimator, info)
     params: dict[str, Any] = {"verbose": not args.quiet}
     if args.seed is not None:
         params["random_state"] = args.seed
+    if getattr(args, "follow", False):
+        return _follow(args, estimator, info, params)
+    table = _read_for_model(args, estimator, info)
     estimator.set_params(**params)
     scores, flags = score_once(estimator, _model_input(estimator, table.features))
     added = pd.DataFrame({"score": scores})
@@ -649,6 +664,26 @@ def _cmd_detect(args: argparse.Namespace) -> int:
         added["is_anomaly"] = flags
     write_table(table.to_table(None, added), args.out)
     _info(args, f"wrote {args.out}")
+    return EXIT_OK
+
+
+def _follow(args: argparse.Namespace, estimator: Any, info: dict[str, Any], params: Any) -> int:
+    """``tsdiff detect --follow``: stream a growing CSV (or standard input) to a CSV."""
+    from tsdiff.api.streaming import follow
+
+    if not str(args.out).endswith(".csv"):
+        raise UsageError("--follow writes CSV; pass an --out ending in .csv.")
+    estimator.set_params(verbose=False, **{k: v for k, v in params.items() if k != "verbose"})
+    with open(args.out, "w", encoding="utf-8", newline="") as out:
+        rows = follow(
+            estimator,
+            args.data,
+            out,
+            time_column=args.time_column or _data_defaults(info).get("time_column") or "time",
+            poll_seconds=args.poll_seconds,
+            max_polls=args.max_polls,
+        )
+    _info(args, f"wrote {rows} rows to {args.out}")
     return EXIT_OK
 
 

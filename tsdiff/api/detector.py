@@ -176,8 +176,11 @@ class TSDiffAnomalyDetector(DiffusionEstimatorBase):
         return config
 
     def _training_settings(self) -> dict[str, Any]:
+        scorer = self.scorer if self.scorer is not None else MaskedReimputationScorer()
+        # issue 14: a whole-window scorer needs the network trained on fully hidden windows too.
+        full = bool(getattr(scorer, "trains_full_window", False))
         return {
-            "target_strategy": "strips_mix",
+            "target_strategy": "strips_mix_full" if full else "strips_mix",
             "patience": 10,
             "learning_rate": 1e-3,
             "weight_decay": 1e-6,
@@ -327,7 +330,7 @@ class TSDiffAnomalyDetector(DiffusionEstimatorBase):
         scorer, aggregator, thresholder = self._parts()
         raw = self._cell_scores(scorer, series)
         aggregator.fit(raw)
-        steps = [aggregator.aggregate(aggregator.sensor_scores(r)) for r in raw]
+        steps = [aggregator.aggregate(_fold(scorer, aggregator.sensor_scores(r))) for r in raw]
         scores = np.concatenate(steps)
         scores = scores[np.isfinite(scores)]
         thresholder.fit(scores)
@@ -338,15 +341,40 @@ class TSDiffAnomalyDetector(DiffusionEstimatorBase):
         _RUNTIME.pop(self, None)
 
     # -- scoring --------------------------------------------------------------------------------
-    def _cell_scores(self, scorer: MaskedReimputationScorer, series: SeriesSet) -> list[np.ndarray]:
+    def _cell_scores(
+        self, scorer: Any, series: SeriesSet, row_offset: int = 0, base_seed: int | None = None
+    ) -> list[np.ndarray]:
+        """Raw cell scores of ``series``; each window's noise is seeded from the detector's
+        seed and the window's start row (plus ``row_offset``), so a window scores the same in
+        any call (streaming relies on it; :mod:`tsdiff.scoring.seeded`)."""
         store = self._window_store(series, scorer.stride or self.window_length)
-        work = store.n_windows * int(scorer.n_masks) * int(scorer.n_samples)
+        work = store.n_windows * int(getattr(scorer, "n_masks", 2)) * int(scorer.n_samples)
         network = self._scoring_network() if work >= _COMPILE_FROM_WINDOW_SAMPLES else None
+        if base_seed is None:
+            base_seed = (
+                int(self.random_state)
+                if self.random_state is not None
+                else int(np.random.default_rng().integers(2**32))
+            )
 
-        def sample(store: Any, condition: np.ndarray, n_samples: int, steps: int) -> np.ndarray:
-            if network is not None:
+        def sample(
+            store: Any,
+            condition: np.ndarray,
+            n_samples: int,
+            steps: int,
+            start_step: int | None = None,
+        ) -> np.ndarray:
+            kwargs: dict[str, Any] = {
+                "n_samples": n_samples,
+                "sampling_steps": steps,
+                "condition_masks": condition,
+                "start_step": start_step,
+                "row_offset": row_offset,
+                "base_seed": base_seed,
+            }
+            if network is not None and not type(self)._compile_failed:
                 try:
-                    return self._sample_padded(network, store, condition, n_samples, steps)
+                    return self._sample_windows(store, network=network, **kwargs)
                 except Exception as err:  # compilation needs a working C++ toolchain
                     warnings.warn(
                         f"torch.compile failed ({type(err).__name__}: {err}); scoring with the "
@@ -354,15 +382,57 @@ class TSDiffAnomalyDetector(DiffusionEstimatorBase):
                         stacklevel=4,
                     )
                     type(self)._compile_failed = True
-            return self._sample_windows(
-                store,
-                n_samples=n_samples,
-                sampler="ddim",
-                sampling_steps=steps,
-                condition_masks=condition,
-            )
+            return self._sample_windows(store, **kwargs)
 
         return scorer.cell_scores(store, sample)
+
+    def _sample_windows(
+        self,
+        store: Any,
+        *,
+        n_samples: int,
+        sampler: str = "ddim",
+        sampling_steps: int,
+        condition_masks: np.ndarray | None = None,
+        batch_size: int | None = None,
+        network: Any = None,
+        start_step: int | None = None,
+        row_offset: int = 0,
+        base_seed: int | None = None,
+    ) -> np.ndarray:
+        """Samples ``(n_windows, n_samples, K, L)`` with each window's noise seeded on its own
+        (:mod:`tsdiff.scoring.seeded`; DDIM with the model's ``eta``); ``start_step``: SDEdit
+        from the windows' own values noised to that step."""
+        from tsdiff.diffusion.schedules import NoiseSchedule
+        from tsdiff.scoring.seeded import sample_seeded, window_seeds
+
+        if sampler != "ddim":
+            raise ValueError(f"the detector samples with DDIM, got sampler={sampler!r}.")
+        config = self.model_config_
+        if base_seed is None:
+            base_seed = 0 if self.random_state is None else int(self.random_state)
+        seeds = window_seeds(
+            base_seed, store, condition_masks, row_offset=row_offset, start_step=start_step
+        )
+        device = self._inference_device()
+        try:
+            return sample_seeded(
+                network if network is not None else self.model_.to(device),
+                NoiseSchedule(**config.schedule_config()),
+                store,
+                seeds,
+                n_samples=n_samples,
+                sampling_steps=sampling_steps,
+                eta=config.eta,
+                condition_masks=condition_masks,
+                start_step=start_step,
+                batch_size=self._inference_batch_size(batch_size),
+                device=device,
+                precision=self._inference_precision(),
+                pad=network is not None,
+            )
+        finally:
+            self.model_ = self.model_.cpu()
 
     def _scoring_network(self) -> Any:
         """A compiled copy of the network for long scoring runs on the CPU (None: eager)."""
@@ -379,25 +449,6 @@ class TSDiffAnomalyDetector(DiffusionEstimatorBase):
         compiled = torch.compile(self.model_, dynamic=False, options={"pattern_matcher": False})
         runtime["compiled"] = (self.model_, compiled)
         return compiled
-
-    def _sample_padded(
-        self, network: Any, store: Any, condition: np.ndarray, n_samples: int, steps: int
-    ) -> np.ndarray:
-        """Sample with a compiled network, padding to whole network batches (one shape)."""
-        per_call = max(self._inference_batch_size() // n_samples, 1)
-        n = store.n_windows
-        padded = -(-n // per_call) * per_call
-        ids = np.r_[np.arange(n), np.full(padded - n, n - 1)]
-        condition = np.concatenate([condition, np.repeat(condition[-1:], padded - n, axis=0)])
-        drawn = self._sample_windows(
-            store.subset(ids),
-            n_samples=n_samples,
-            sampler="ddim",
-            sampling_steps=steps,
-            condition_masks=condition,
-            network=network,
-        )
-        return drawn[:n]
 
     def _check_parts_current(self) -> None:
         """Refuse scoring when the parts were changed with ``set_params`` after calibration."""
@@ -452,7 +503,7 @@ class TSDiffAnomalyDetector(DiffusionEstimatorBase):
             return cached[1]
         start = time.perf_counter()
         raw = self._cell_scores(self.scorer_, parsed.series(self.time_step_))
-        tables = [self.aggregator_.sensor_scores(r) for r in raw]
+        tables = [_fold(self.scorer_, self.aggregator_.sensor_scores(r)) for r in raw]
         steps = [self.aggregator_.aggregate(t) for t in tables]
         thresholds = [self.thresholder_.threshold_for(s) for s in steps]
         flags = []
@@ -573,8 +624,21 @@ def _negate(output: Any) -> Any:
 
 
 def _comparable(params: dict[str, Any]) -> dict[str, Any]:
-    """Parameters in a form that compares by meaning (``[1, 9]`` equals ``(1, 9)``)."""
-    return {
-        k: tuple(np.asarray(v).ravel().tolist()) if isinstance(v, (list, tuple, np.ndarray)) else v
-        for k, v in params.items()
-    }
+    """Parameters in a form that compares by meaning (``[1, 9]`` equals ``(1, 9)``; nested
+    parts by type and parameters)."""
+    out: dict[str, Any] = {}
+    for k, v in params.items():
+        if hasattr(v, "get_params") and not isinstance(v, type):
+            out[k] = (type(v).__name__, repr(sorted(_comparable(v.get_params()).items())))
+        elif isinstance(v, (list, tuple, np.ndarray)):
+            out[k] = tuple(np.asarray(v).ravel().tolist())
+        else:
+            out[k] = v
+    return out
+
+
+def _fold(scorer: Any, table: np.ndarray) -> np.ndarray:
+    """Per-sensor table of a scorer with several columns per sensor (issue 14's
+    :class:`~tsdiff.scoring.CombinedScorer`) folded to one column per sensor."""
+    fold = getattr(scorer, "fold_sensors", None)
+    return table if fold is None else fold(table)

@@ -8,7 +8,17 @@ from __future__ import annotations
 
 import torch
 
-TARGET_STRATEGIES: tuple[str, ...] = ("random", "historical", "mix", "strips", "strips_mix")
+TARGET_STRATEGIES: tuple[str, ...] = (
+    "random",
+    "historical",
+    "mix",
+    "strips",
+    "strips_mix",
+    "strips_mix_full",
+)
+#: Share of windows ``"strips_mix_full"`` trains with nothing observed (the whole-window
+#: reconstruction target of :class:`~tsdiff.scoring.WholeWindowScorer`).
+FULL_WINDOW_FRACTION = 0.25
 # The strategies that need no hiding masks (CSDI's own); "strips" ones need ``hide_masks``.
 IMPUTATION_TARGET_STRATEGIES: tuple[str, ...] = ("random", "historical", "mix")
 
@@ -105,9 +115,12 @@ def condition_mask(
 
     ``"mix"`` draws ``"random"`` or ``"historical"`` with equal odds per window; ``"strips"``
     hides one of ``hide_masks`` per window (:func:`strip_condition_mask`); ``"strips_mix"``
-    draws ``"strips"`` or ``"mix"`` with equal odds per window.
+    draws ``"strips"`` or ``"mix"`` with equal odds per window; ``"strips_mix_full"`` is
+    ``"strips_mix"`` with a share :data:`FULL_WINDOW_FRACTION` of the windows given nothing
+    (an all-False mask: the network learns to denoise a whole window unconditionally, which
+    whole-window reconstruction scoring needs).
     """
-    if strategy in ("strips", "strips_mix") and hide_masks is None:
+    if strategy in ("strips", "strips_mix", "strips_mix_full") and hide_masks is None:
         raise ValueError(f"target strategy {strategy!r} needs hide_masks.")
     if strategy == "strips":
         assert hide_masks is not None
@@ -118,6 +131,11 @@ def condition_mask(
         mixed = condition_mask(observed, "mix", generator)
         pick = _uniform((observed.shape[0], 1, 1), observed, generator) < 0.5
         return torch.where(pick, strips, mixed)
+    if strategy == "strips_mix_full":
+        assert hide_masks is not None
+        partial = condition_mask(observed, "strips_mix", generator, hide_masks)
+        full = _uniform((observed.shape[0], 1, 1), observed, generator) < FULL_WINDOW_FRACTION
+        return partial & ~full
     if strategy == "random":
         return random_condition_mask(observed, generator)
     if strategy == "historical":

@@ -27,6 +27,8 @@ ALLOWED_CLASSES: dict[str, str] = {
     "POT": "tsdiff.scoring.thresholders:POT",
     "Contamination": "tsdiff.scoring.thresholders:Contamination",
     "FixedThreshold": "tsdiff.scoring.thresholders:FixedThreshold",
+    "WholeWindowScorer": "tsdiff.scoring.reconstruction:WholeWindowScorer",
+    "CombinedScorer": "tsdiff.scoring.combined:CombinedScorer",
 }
 
 #: ``trainer_kwargs`` entries that are run-time objects of one training run, not saved.

@@ -9,9 +9,11 @@ Nothing here knows about estimators or pandas: inputs and outputs are numpy arra
 from tsdiff.scoring.aggregate import aggregate_sensors, combine_windows, smooth_scores
 from tsdiff.scoring.aggregators import TopK
 from tsdiff.scoring.cells import CELL_SCORES, cell_scores, gaussian_nll, standardised_error
+from tsdiff.scoring.combined import CombinedScorer  # issue 14
 from tsdiff.scoring.events import Event, extract_events, rank_sensors
 from tsdiff.scoring.masks import MASK_PATTERNS, complementary_masks
 from tsdiff.scoring.normalise import SensorNormaliser
+from tsdiff.scoring.reconstruction import WholeWindowScorer  # issue 14
 from tsdiff.scoring.scales import MultiScaleSmoother, smoothing_windows
 from tsdiff.scoring.scorers import MaskedReimputationScorer
 from tsdiff.scoring.thresholders import POT, Contamination, FixedThreshold
@@ -26,6 +28,8 @@ __all__ = [
     "Contamination",
     "FixedThreshold",
     "MaskedReimputationScorer",
+    "WholeWindowScorer",
+    "CombinedScorer",
     "TopK",
     "CELL_SCORES",
     "MASK_PATTERNS",
