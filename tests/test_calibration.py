@@ -62,7 +62,7 @@ def test_calibration_can_be_switched_off_and_follows_the_sampler() -> None:
     imputer = TSDiffImputer(**{**TINY, "calibration_windows": 0}).fit(frame)
     assert np.all(imputer.blend_weights_ == 1.0) and imputer.interval_scale_ == 1.0
     calibrated = TSDiffImputer(**TINY).fit(frame)
-    assert calibrated.calibrated_sampler_ == ["ddim", TINY["sampling_steps"], 0.0]
+    assert calibrated.calibrated_sampler_ == ["dpmpp_2m", TINY["sampling_steps"], 0.0]
     assert 0.2 <= calibrated.interval_scale_ <= 20.0
 
 

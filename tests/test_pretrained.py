@@ -37,7 +37,9 @@ def test_a_changed_file_is_refused(tmp_path):
     folder = tmp_path / "copy"
     shutil.copytree(pretrained.__path__[0], folder, ignore=shutil.ignore_patterns("*.py*"))
     weights = next(p for p in (folder / "imputer").iterdir() if p.name.startswith("weights"))
-    weights.write_bytes(weights.read_bytes()[:-1] + b"\0")
+    data = bytearray(weights.read_bytes())
+    data[-1] ^= 0xFF  # one byte changed
+    weights.write_bytes(bytes(data))
     with pytest.raises(ValueError, match="SHA-256"):
         load_pretrained("imputer", folder)
     (folder / MANIFEST_FILE).unlink()

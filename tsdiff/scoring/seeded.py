@@ -181,7 +181,9 @@ def sample_seeded(
             t_prev = steps[i + 1] if i + 1 < len(steps) else -1
             timestep = torch.full((batch,), t, dtype=torch.long, device=device)
             with _autocast(device, precision):
-                eps = network(x, timestep, context, repeats=n_samples).float()
+                eps = network(
+                    x, timestep, context, repeats=n_samples, alpha_bar=schedule.alpha_bar(timestep)
+                ).float()
             abar_t = float(abar[t])
             abar_prev = 1.0 if t_prev < 0 else float(abar[t_prev])
             pred_x0 = (x - (1.0 - abar_t) ** 0.5 * eps) / abar_t**0.5
