@@ -37,9 +37,9 @@ def test_a_changed_file_is_refused(tmp_path):
     folder = tmp_path / "copy"
     shutil.copytree(pretrained.__path__[0], folder, ignore=shutil.ignore_patterns("*.py*"))
     weights = next(p for p in (folder / "imputer").iterdir() if p.name.startswith("weights"))
-    data = bytearray(weights.read_bytes())
-    data[-1] ^= 0xFF  # one byte changed
-    weights.write_bytes(bytes(data))
+    content = bytearray(weights.read_bytes())
+    content[len(content) // 2] ^= 0xFF
+    weights.write_bytes(bytes(content))
     with pytest.raises(ValueError, match="SHA-256"):
         load_pretrained("imputer", folder)
     (folder / MANIFEST_FILE).unlink()
@@ -72,5 +72,5 @@ def test_pretrained_imputer_beats_linear_interpolation_on_held_out_outages():
     linear = linear_interpolation(hidden).to_numpy()
     ours = metrics.mae(truth, median, outage_mask)
     theirs = metrics.mae(truth, linear, outage_mask)
-    assert ours < 0.8 * theirs, (ours, theirs)
+    assert ours < 0.7 * theirs, (ours, theirs)  # the bundled weights: about 0.4 on the demo
     assert metrics.mae(truth, median, mask) < metrics.mae(truth, linear, mask)

@@ -153,7 +153,7 @@ def multivariate_baseline(hidden: pd.DataFrame, quick: bool = False) -> np.ndarr
 
     from tsdiff.datasets import load_beijing_pm
 
-    history = load_beijing_pm("train").iloc[-(QUICK_TRAIN_ROWS if quick else 8760) :]
+    history = load_beijing_pm("train").iloc[-(QUICK_TRAIN_ROWS if quick else 2160) :]
     both = np.vstack([history.to_numpy(dtype=np.float64), hidden.to_numpy(dtype=np.float64)])
     imputer = IterativeImputer(max_iter=10, random_state=0, tol=1e-3)
     with warnings.catch_warnings():  # "did not converge" at max_iter is expected and harmless
