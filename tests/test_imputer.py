@@ -352,3 +352,10 @@ def test_memory_guard_refuses_before_sampling(
     with contextlib.suppress(Exception):  # the stubbed sampler returns nothing usable
         imputer.sample(frame, n_samples=500)  # enough memory: the guard lets it sample
     assert calls
+
+
+def test_all_missing_validation_data_is_refused(sine_frame: pd.DataFrame) -> None:
+    with pytest.raises(ValueError, match="validation_data has no observed value"):
+        TSDiffImputer(**{**TINY, "max_epochs": 1}).fit(
+            sine_frame, validation_data=sine_frame.iloc[:60] * np.nan
+        )

@@ -342,6 +342,13 @@ class DiffusionEstimatorBase(BaseEstimator):
             val_store = self._window_store(val_series, self.train_stride)
         if not train_store.observed.any():
             raise ValueError("The training data has no observed value.")
+        if val_store is not None and not val_store.observed.any():
+            if validation_data is not None:
+                raise ValueError(
+                    "validation_data has no observed value, so the validation loss would be 0 "
+                    "for every epoch; pass validation series with observations, or none."
+                )
+            val_store = None  # a held-out tail with nothing observed cannot validate
 
         from tsdiff.training.fit import TrainingConfig, train_denoiser
 
