@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import inspect
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -65,6 +66,15 @@ def _window_seeded(estimator: Any, row_offset: int) -> Any:
     working = copy.copy(estimator)
     base = 0 if estimator.random_state is None else int(estimator.random_state)
     sample_all = type(estimator)._sample_windows
+    if "row_offset" in inspect.signature(sample_all).parameters:
+        # the detector seeds each window itself: only the chunk's first row must be added
+
+        def shifted(store: Any, **kwargs: Any) -> np.ndarray:
+            kwargs["row_offset"] = row_offset + int(kwargs.get("row_offset", 0))
+            return np.asarray(sample_all(working, store, **kwargs))
+
+        working._sample_windows = shifted
+        return working
 
     def sample(store: Any, **kwargs: Any) -> np.ndarray:
         masks = kwargs.pop("condition_masks", None)
