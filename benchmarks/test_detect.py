@@ -107,6 +107,7 @@ def test_run_split_adds_post_processed_rows_for_baselines_only(
     import pandas as pd
 
     import benchmarks.detect as detect
+    from benchmarks.detect import baselines, runner
 
     rng = np.random.default_rng(3)
 
@@ -119,9 +120,9 @@ def test_run_split_adds_post_processed_rows_for_baselines_only(
     split = detect.Split("toy", [fit], [fit], [calibration], [test], [labels], ["toy"])
     table = rng.normal(size=(120, 3))
     fake_tsdiff = MethodOutput([table.max(axis=1)], rng.normal(size=80), [table])
-    monkeypatch.setattr(detect, "run_tsdiff", lambda *args: fake_tsdiff)
-    monkeypatch.setattr(detect, "BASELINES", ("PCA",))
-    monkeypatch.setattr(detect, "make_pyod", lambda name, seed: _DistanceModel())
+    monkeypatch.setattr(runner, "run_tsdiff", lambda *args: fake_tsdiff)
+    monkeypatch.setattr(runner, "BASELINES", ("PCA",))
+    monkeypatch.setattr(baselines, "make_pyod", lambda name, seed: _DistanceModel())
     args = argparse.Namespace(
         skip_tsdiff=False,
         only_tsdiff=False,
