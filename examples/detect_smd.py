@@ -31,6 +31,24 @@ from tsdiff.metrics import auc_pr, auc_roc, best_f1, f1_at_threshold, vus_pr
 from tsdiff.scoring import POT, TopK
 
 
+def parse_args() -> argparse.Namespace:
+    """The flags; ``--out`` defaults to a temporary folder with ``--fast``."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--fast", action="store_true", help="tiny model and data (CI)")
+    parser.add_argument("--data-dir", type=Path, default=None, help="full SMD (not shipped)")
+    parser.add_argument("--machine", default="machine-1-6", help="with --data-dir")
+    parser.add_argument("--max-time", type=float, default=90.0, help="training budget (seconds)")
+    parser.add_argument("--test-rows", type=int, default=8000, help="score the first test rows")
+    parser.add_argument("--out", type=Path, default=None, help="folder for the plot")
+    parser.add_argument("--threads", type=int, default=2, help="torch CPU threads")
+    args = parser.parse_args()
+    if args.out is None:
+        args.out = (
+            Path(tempfile.mkdtemp(prefix="tsdiff-")) if args.fast else Path("tsdiff-examples")
+        )
+    return args
+
+
 def load(args: argparse.Namespace) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Training and test frames (the test frame keeps its ``label`` column)."""
     if args.data_dir is None:
@@ -114,18 +132,6 @@ def main(args: argparse.Namespace) -> None:
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--fast", action="store_true", help="tiny model and data (CI)")
-    parser.add_argument("--data-dir", type=Path, default=None, help="full SMD (not shipped)")
-    parser.add_argument("--machine", default="machine-1-6", help="with --data-dir")
-    parser.add_argument("--max-time", type=float, default=90.0, help="training budget (seconds)")
-    parser.add_argument("--test-rows", type=int, default=8000, help="score the first test rows")
-    parser.add_argument("--out", type=Path, default=None, help="folder for the plot")
-    parser.add_argument("--threads", type=int, default=2, help="torch CPU threads")
-    args = parser.parse_args()
-    torch.set_num_threads(args.threads)
-    if args.out is None:
-        args.out = (
-            Path(tempfile.mkdtemp(prefix="tsdiff-")) if args.fast else Path("tsdiff-examples")
-        )
-    main(args)
+    arguments = parse_args()
+    torch.set_num_threads(arguments.threads)
+    main(arguments)

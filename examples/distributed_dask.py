@@ -28,13 +28,9 @@ from tsdiff.distributed import core
 def stations_long() -> pd.DataFrame:
     """The two stations stacked: ``station``, ``time`` and six variables (NaN: missing)."""
     frame = load_air_quality()
-    parts = []
-    for station in sorted({c.split(".", 1)[0] for c in frame.columns}):
-        part = frame[[c for c in frame.columns if c.startswith(station + ".")]]
-        part = part.rename(columns=lambda c: c.split(".", 1)[1]).reset_index()
-        part.insert(0, "station", station)
-        parts.append(part)
-    return pd.concat(parts, ignore_index=True)
+    frame.columns = frame.columns.str.split(".", n=1, expand=True)  # (station, variable)
+    stations = {station: frame[station] for station in sorted(frame.columns.unique(0))}
+    return pd.concat(stations, names=["station"]).reset_index()
 
 
 def main() -> None:

@@ -31,12 +31,8 @@ from tsdiff.datasets import load_server_metrics
 def machines(rows: int) -> pd.DataFrame:
     """Three stretches of the test minutes as three series: ``machine``, ``time``, sensors."""
     test = load_server_metrics("test").drop(columns="label")
-    parts = []
-    for i in range(3):
-        part = test.iloc[i * rows : (i + 1) * rows].reset_index()
-        part.insert(0, "machine", f"m{i}")
-        parts.append(part)
-    return pd.concat(parts, ignore_index=True)
+    stretches = {f"m{i}": test.iloc[i * rows : (i + 1) * rows] for i in range(3)}
+    return pd.concat(stretches, names=["machine"]).reset_index()
 
 
 def main() -> None:

@@ -82,6 +82,8 @@ def limit_threads(threads: int) -> None:
 
 
 def result_row(method: str, label: str, scores: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    """One row of the results: ``scores`` and ``extra``, with ``peak_rss_mb`` the largest of
+    the phases' peaks."""
     row: dict[str, Any] = {"method": method, "label": label, **scores}
     row.update(extra)
     row["peak_rss_mb"] = max(
