@@ -48,9 +48,10 @@ def _few_threads() -> None:
     torch.set_num_threads(min(2, torch.get_num_threads()))
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def sine_frame() -> pd.DataFrame:
-    """Four correlated noisy sines on an hourly DatetimeIndex, 20 % of cells missing."""
+    """Four correlated noisy sines on an hourly DatetimeIndex, 20 % of cells missing (one per
+    test module: do not modify it in place)."""
     rng = np.random.default_rng(0)
     t = np.arange(240)
     values = np.stack([np.sin(t / 6 + i) for i in range(4)], axis=1) + 0.05 * rng.standard_normal(

@@ -20,17 +20,8 @@ from tsdiff import ModelConfig, TSDiffImputer
 
 
 @pytest.fixture(scope="module")
-def fitted(request: pytest.FixtureRequest) -> tuple[TSDiffImputer, pd.DataFrame]:
-    rng = np.random.default_rng(0)
-    t = np.arange(240)
-    values = np.stack([np.sin(t / 6 + i) for i in range(4)], axis=1) + 0.05 * rng.standard_normal(
-        (240, 4)
-    )
-    frame = pd.DataFrame(
-        values, index=pd.date_range("2024-01-01", periods=240, freq="h"), columns=list("abcd")
-    )
-    frame = frame.mask(rng.random(frame.shape) < 0.2)
-    return TSDiffImputer(**TINY).fit(frame), frame
+def fitted(sine_frame: pd.DataFrame) -> tuple[TSDiffImputer, pd.DataFrame]:
+    return TSDiffImputer(**TINY).fit(sine_frame), sine_frame
 
 
 def test_dataframe_round_trip(fitted: tuple[TSDiffImputer, pd.DataFrame]) -> None:

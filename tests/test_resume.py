@@ -9,17 +9,21 @@ import numpy as np
 import pytest
 import pytorch_lightning as pl
 import torch
+from conftest import TINY_NETWORK, TINY_PARAMS
 
 from tsdiff import TSDiffImputer
 
-MODEL = {
-    "channels": 8,
-    "n_layers": 1,
-    "n_heads": 1,
-    "diffusion_embedding_dim": 8,
-    "time_embedding_dim": 8,
-    "feature_embedding_dim": 4,
-    "diffusion_steps": 10,
+MODEL = {**TINY_NETWORK, "diffusion_steps": 10}
+# TINY_PARAMS with short windows and four epochs of small batches, a quarter held out
+RESUME_PARAMS: dict[str, Any] = {
+    **TINY_PARAMS,
+    "window_length": 12,
+    "train_stride": 3,
+    "model": MODEL,
+    "max_epochs": 4,
+    "batch_size": 8,
+    "calibration_windows": 0,
+    "validation_fraction": 0.25,
 }
 
 
@@ -46,21 +50,7 @@ def _data(n: int = 120, k: int = 2) -> np.ndarray:
 
 
 def _imputer(**trainer: Any) -> TSDiffImputer:
-    return TSDiffImputer(
-        window_length=12,
-        model=MODEL,
-        max_epochs=4,
-        patience=None,
-        batch_size=8,
-        train_stride=3,
-        n_samples=2,
-        sampling_steps=2,
-        calibration_windows=0,
-        validation_fraction=0.25,
-        trainer_kwargs={"accelerator": "cpu", **trainer},
-        random_state=0,
-        verbose=False,
-    )
+    return TSDiffImputer(**{**RESUME_PARAMS, "trainer_kwargs": {"accelerator": "cpu", **trainer}})
 
 
 def _weights(imputer: TSDiffImputer) -> dict[str, torch.Tensor]:

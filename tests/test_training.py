@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from conftest import tiny_denoiser
 
 from tsdiff.data import SeriesSet, build_window_store
 from tsdiff.diffusion import NoiseSchedule
@@ -21,20 +22,9 @@ def _store(n: int = 96, k: int = 3, length: int = 12, seed: int = 0):  # type: i
     return build_window_store(SeriesSet([values], [stamps]), [values], length, 4)
 
 
-def _tiny(prior_skip: bool = True) -> CSDIDenoiser:
-    torch.manual_seed(0)
-    return CSDIDenoiser(
-        3,
-        10,
-        channels=8,
-        n_layers=1,
-        n_heads=1,
-        diffusion_embedding_dim=8,
-        time_embedding_dim=8,
-        feature_embedding_dim=4,
-        dropout=0.0,
-        prior_skip=prior_skip,
-    )
+def _tiny() -> CSDIDenoiser:
+    """A 3-feature, 10-step network of the tests' tiny size (no dropout, seeded)."""
+    return tiny_denoiser(3, 10)
 
 
 def _config(**kwargs) -> TrainingConfig:  # type: ignore[no-untyped-def]

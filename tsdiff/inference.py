@@ -33,7 +33,13 @@ def _chunks(n_windows: int, n_samples: int, batch_size: int) -> Iterator[tuple[s
             yield slice(start, min(start + per_chunk, n_windows)), slice(0, n_samples)
 
 
-def _autocast(device: torch.device, precision: str) -> contextlib.AbstractContextManager[object]:
+def precision_autocast(
+    device: torch.device, precision: str
+) -> contextlib.AbstractContextManager[object]:
+    """The autocast context of a Lightning ``precision`` string on ``device``.
+
+    ``"bf16..."`` runs in bfloat16, ``"16..."`` in float16, anything else (``"32-true"``) as is.
+    """
     if precision.startswith("bf16"):
         return torch.autocast(device.type, dtype=torch.bfloat16)
     if precision.startswith("16"):
@@ -135,14 +141,14 @@ def sample_windows(
             *(torch.from_numpy(np.ascontiguousarray(a)).to(device) for a in store.anchors(ids))
         )
         repeats = sample_slice.stop - sample_slice.start
-        with _autocast(device, precision):
+        with precision_autocast(device, precision):
             context = network.encode_context(values, observed, stamps, anchors)
         batch = len(ids) * repeats
         x = torch.randn((batch, *values.shape[1:]), generator=generator, device=device)
         for t in timesteps:
             steps = torch.full((batch,), t, dtype=torch.long, device=device)
             alpha_bar = schedule.alpha_bar(steps)
-            with _autocast(device, precision):
+            with precision_autocast(device, precision):
                 eps = network(x, steps, context, repeats=repeats, alpha_bar=alpha_bar)
             x = diffusion_sampler.step(eps.float(), t, x, generator=generator).prev_sample
             bar.update(1)

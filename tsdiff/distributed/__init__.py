@@ -3,7 +3,8 @@
 :mod:`tsdiff.distributed.core` holds the engine-free functions that impute or score one series
 with a model loaded once per worker process; :mod:`tsdiff.distributed.spark` and
 :mod:`tsdiff.distributed.dask` wrap them for each engine and import PySpark or Dask only when
-called (install them with ``pip install "tsdiff[spark]"`` or ``"tsdiff[dask]"``).
+called (install them with ``pip install "tsdiff[spark]"`` or ``"tsdiff[dask]"``); what both
+adapters share lives in :mod:`tsdiff.distributed.engines`.
 """
 
 from __future__ import annotations

@@ -17,14 +17,12 @@ With ``window_seeds=True`` every window draws from its own generator, seeded fro
 the frame) and its condition mask. Results then no longer depend on how a series is split into
 calls, which the partition-wise path for one long series (:func:`chunk_bounds`,
 :func:`process_chunk`) relies on. The draws differ from the default mode's (another noise
-stream), so compare like with like.
+stream), so compare like with like. The working copies are made in
+:mod:`tsdiff.distributed.seeding`.
 """
 
 from __future__ import annotations
 
-import copy
-import hashlib
-import inspect
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -33,12 +31,14 @@ import numpy as np
 import pandas as pd
 
 from tsdiff.distributed.loading import clear_model_cache, limit_threads, load_counts, load_model
+from tsdiff.distributed.seeding import working_copy
 
 #: Columns added by :func:`detect_frame` besides the series and time columns.
 DETECTION_COLUMNS: tuple[str, ...] = ("score", "is_anomaly", "top_sensors")
 
 __all__ = [
     "DETECTION_COLUMNS",
+    "check_interval",
     "chunk_bounds",
     "clear_model_cache",
     "detect_frame",
@@ -49,58 +49,9 @@ __all__ = [
     "load_model",
     "model_context",
     "process_chunk",
+    "run_task",
     "run_long",
 ]
-
-
-# -- per-window seeding -------------------------------------------------------------------------
-def _window_seed(base: int, row: int, mask: np.ndarray | None) -> int:
-    digest = hashlib.blake2b(f"{base}:{row}".encode(), digest_size=8)
-    if mask is not None:
-        digest.update(np.packbits(np.ascontiguousarray(mask)).tobytes())
-    return int.from_bytes(digest.digest()[:4], "little")
-
-
-def _window_seeded(estimator: Any, row_offset: int) -> Any:
-    """A copy of ``estimator`` whose sampling seeds each window on its own (see module doc)."""
-    working = copy.copy(estimator)
-    base = 0 if estimator.random_state is None else int(estimator.random_state)
-    sample_all = type(estimator)._sample_windows
-    if "row_offset" in inspect.signature(sample_all).parameters:
-        # the detector seeds each window itself: only the chunk's first row must be added
-
-        def shifted(store: Any, **kwargs: Any) -> np.ndarray:
-            kwargs["row_offset"] = row_offset + int(kwargs.get("row_offset", 0))
-            return np.asarray(sample_all(working, store, **kwargs))
-
-        working._sample_windows = shifted
-        return working
-
-    def sample(store: Any, **kwargs: Any) -> np.ndarray:
-        masks = kwargs.pop("condition_masks", None)
-        out: np.ndarray | None = None
-        for w in range(store.n_windows):
-            mask = None if masks is None else masks[w : w + 1]
-            row = row_offset + int(store.local_starts[w])
-            working.random_state = _window_seed(base, row, mask)
-            drawn = sample_all(working, store.subset(np.array([w])), condition_masks=mask, **kwargs)
-            if out is None:
-                out = np.empty((store.n_windows, *drawn.shape[1:]), dtype=drawn.dtype)
-            out[w] = drawn[0]
-        working.random_state = estimator.random_state
-        assert out is not None
-        return out
-
-    working._sample_windows = sample
-    return working
-
-
-def _working_copy(estimator: Any, window_seeds: bool, row_offset: int) -> Any:
-    working = _window_seeded(estimator, row_offset) if window_seeds else copy.copy(estimator)
-    working.verbose = False
-    if hasattr(working, "_last_result"):
-        working._last_result = None
-    return working
 
 
 # -- frames -------------------------------------------------------------------------------------
@@ -113,6 +64,12 @@ def feature_columns(
     if names is not None:
         return [str(n) for n in names]
     return [c for c in frame.columns if c not in set(exclude)]
+
+
+def check_interval(interval: float | None) -> None:
+    """Raise ``ValueError`` unless ``interval`` is None or a coverage in (0, 1)."""
+    if interval is not None and not 0 < interval < 1:
+        raise ValueError(f"interval must be in (0, 1), got {interval}.")
 
 
 def _features(
@@ -131,8 +88,23 @@ def _features(
     return frame, X
 
 
-def _keys(frame: pd.DataFrame, keep: Sequence[str | None]) -> pd.DataFrame:
-    return frame[[c for c in keep if c is not None]].copy()
+def _prepare(
+    frame: pd.DataFrame,
+    model: Any,
+    keys: tuple[str | None, str | None],
+    feature_cols: Sequence[str] | None,
+    window_seeds: bool,
+    row_offset: int,
+) -> tuple[list[str], pd.DataFrame, pd.DataFrame, Any]:
+    """What both frame functions start with: the feature names, the model input ``X`` (sorted
+    by time), the output frame holding the ``keys`` columns (series, time) and a working copy
+    of the estimator."""
+    estimator = load_model(model)
+    features = list(feature_cols or feature_columns(estimator, frame, keys))
+    frame, X = _features(frame, keys[1], features)
+    out = frame[[c for c in keys if c is not None]].copy()
+    working = working_copy(estimator, window_seeds, row_offset)
+    return features, X, out, working
 
 
 def impute_frame(
@@ -175,13 +147,10 @@ def impute_frame(
         ``series_col``, ``time_col``, the filled features, then the interval columns; one row
         per input row, sorted by time.
     """
-    if interval is not None and not 0 < interval < 1:
-        raise ValueError(f"interval must be in (0, 1), got {interval}.")
-    estimator = load_model(model)
-    features = list(feature_cols or feature_columns(estimator, frame, [series_col, time_col]))
-    frame, X = _features(frame, time_col, features)
-    out = _keys(frame, [series_col, time_col])
-    working = _working_copy(estimator, window_seeds, row_offset)
+    check_interval(interval)
+    features, X, out, working = _prepare(
+        frame, model, (series_col, time_col), feature_cols, window_seeds, row_offset
+    )
     values = X.to_numpy()
     missing = np.isnan(values)
     samples = np.asarray(working.sample(X)) if missing.any() else values[None]
@@ -233,17 +202,27 @@ def detect_frame(
         ``is_anomaly`` (0/1) and ``top_sensors`` (the names of the three sensors with the
         highest per-sensor score, comma-joined); sorted by time.
     """
-    estimator = load_model(model)
-    features = list(feature_cols or feature_columns(estimator, frame, [series_col, time_col]))
-    frame, X = _features(frame, time_col, features)
-    out = _keys(frame, [series_col, time_col])
-    working = _working_copy(estimator, window_seeds, row_offset)
+    features, X, out, working = _prepare(
+        frame, model, (series_col, time_col), feature_cols, window_seeds, row_offset
+    )
     result = working.detect(X)  # one sampling pass
     scores, labels, table = result.scores, result.labels, result.sensor_scores
     out["score"] = np.asarray(scores, dtype=np.float64).reshape(-1)
     out["is_anomaly"] = np.asarray(labels, dtype=np.int64).reshape(-1)
     out["top_sensors"] = _top_sensors(np.asarray(table, dtype=np.float64), features)
     return out
+
+
+def run_task(
+    task: str, frame: pd.DataFrame, model: str | Path | Any, interval: float | None, **options: Any
+) -> pd.DataFrame:
+    """:func:`impute_frame` (``task="impute"``, with ``interval``) or :func:`detect_frame`
+    (``task="detect"``) on ``frame``; ``options`` are their other keyword arguments."""
+    if task == "impute":
+        return impute_frame(frame, model, interval=interval, **options)
+    if task == "detect":
+        return detect_frame(frame, model, **options)
+    raise ValueError(f"task must be 'impute' or 'detect', got {task!r}.")
 
 
 # -- one long series split into chunks ----------------------------------------------------------
@@ -311,19 +290,17 @@ def process_chunk(
 
     ``chunk`` must be sorted by time and hold the rows :func:`chunk_bounds` asks for.
     """
-    common: dict[str, Any] = {
-        "series_col": series_col,
-        "time_col": time_col,
-        "feature_cols": feature_cols,
-        "window_seeds": True,
-        "row_offset": chunk_start,
-    }
-    if task == "impute":
-        out = impute_frame(chunk, model, interval=interval, **common)
-    elif task == "detect":
-        out = detect_frame(chunk, model, **common)
-    else:
-        raise ValueError(f"task must be 'impute' or 'detect', got {task!r}.")
+    out = run_task(
+        task,
+        chunk,
+        model,
+        interval,
+        series_col=series_col,
+        time_col=time_col,
+        feature_cols=feature_cols,
+        window_seeds=True,
+        row_offset=chunk_start,
+    )
     first = keep_start - chunk_start
     return out.iloc[first : first + (keep_stop - keep_start)].reset_index(drop=True)
 

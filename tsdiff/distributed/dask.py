@@ -14,7 +14,6 @@ Dask is imported inside the functions only: ``import tsdiff.distributed`` works 
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -22,17 +21,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from tsdiff.distributed import core
+from tsdiff.distributed import core, engines
 
 _GROUP_KEY = "__tsdiff_series__"
-
-
-def _features(
-    ddf: Any, model: str | Path, exclude: Sequence[str | None], feature_cols: Sequence[str] | None
-) -> list[str]:
-    if feature_cols is not None:
-        return list(feature_cols)
-    return core.feature_columns(core.load_model(model), ddf._meta, exclude)
 
 
 def _meta(
@@ -59,27 +50,18 @@ def _meta(
     return pd.DataFrame({k: pd.Series(v.to_numpy()[:0], dtype=v.dtype) for k, v in columns.items()})
 
 
-def _group(
-    frame: pd.DataFrame,
-    *,
+def _plan(
+    ddf: Any,
+    model: str | Path,
+    keys: Sequence[str | None],
+    feature_cols: Sequence[str] | None,
     task: str,
-    model: str,
-    series_col: str,
-    time_col: str | None,
-    feature_cols: list[str],
     interval: float | None,
-    torch_threads: int | None,
-) -> pd.DataFrame:
-    core.limit_threads(torch_threads)
-    frame = frame.drop(columns=[_GROUP_KEY], errors="ignore")
-    common: dict[str, Any] = {
-        "series_col": series_col,
-        "time_col": time_col,
-        "feature_cols": feature_cols,
-    }
-    if task == "impute":
-        return core.impute_frame(frame, model, interval=interval, **common)
-    return core.detect_frame(frame, model, **common)
+) -> tuple[list[str], pd.DataFrame]:
+    """Check ``interval``; the feature columns and the output's empty ``meta`` frame."""
+    core.check_interval(interval)
+    features = engines.resolve_features(model, ddf._meta, keys, feature_cols)
+    return features, _meta(ddf, keys, features, task, interval)
 
 
 def _per_series(
@@ -92,19 +74,9 @@ def _per_series(
     interval: float | None,
     torch_threads: int | None,
 ) -> Any:
-    if interval is not None and not 0 < interval < 1:
-        raise ValueError(f"interval must be in (0, 1), got {interval}.")
-    features = _features(ddf, model, [series_col, time_col], feature_cols)
-    meta = _meta(ddf, [series_col, time_col], features, task, interval)
-    fn = functools.partial(
-        _group,
-        task=task,
-        model=str(model),
-        series_col=series_col,
-        time_col=time_col,
-        feature_cols=features,
-        interval=interval,
-        torch_threads=torch_threads,
+    features, meta = _plan(ddf, model, [series_col, time_col], feature_cols, task, interval)
+    fn = engines.series_task(
+        task, model, series_col, time_col, features, interval, torch_threads, drop=[_GROUP_KEY]
     )
     grouped = ddf.assign(**{_GROUP_KEY: ddf[series_col]}).groupby(_GROUP_KEY)
     return grouped.apply(fn, meta=meta).reset_index(drop=True)
@@ -213,10 +185,7 @@ def _long_series(
     import dask
     import dask.dataframe as dd
 
-    if interval is not None and not 0 < interval < 1:
-        raise ValueError(f"interval must be in (0, 1), got {interval}.")
-    features = _features(ddf, model, [time_col], feature_cols)
-    meta = _meta(ddf, [time_col], features, task, interval)
+    features, meta = _plan(ddf, model, [time_col], feature_cols, task, interval)
     context = core.model_context(model)
     lengths = [int(n) for n in ddf.map_partitions(len).compute()]
     offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(int)

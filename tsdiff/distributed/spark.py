@@ -10,14 +10,11 @@ The Python workers must run an environment with tsdiff installed (set ``PYSPARK_
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
-
-from tsdiff.distributed import core
+from tsdiff.distributed import core, engines
 
 
 def local_session(
@@ -45,18 +42,6 @@ def local_session(
     return session
 
 
-def _feature_names(
-    df: Any, model: str | Path, series_col: str, time_col: str, feature_cols: Sequence[str] | None
-) -> list[str]:
-    if feature_cols is not None:
-        return list(feature_cols)
-    estimator = core.load_model(model)
-    names = getattr(estimator, "feature_names_in_", None)
-    if names is not None:
-        return [str(n) for n in names]
-    return [c for c in df.columns if c not in (series_col, time_col)]
-
-
 def _key_fields(df: Any, series_col: str, time_col: str) -> list[Any]:
     missing = [c for c in (series_col, time_col) if c not in df.columns]
     if missing:
@@ -72,34 +57,6 @@ def _plain_columns(df: Any, columns: Sequence[str]) -> tuple[Any, dict[str, str]
     names = {f"c{i}": name for i, name in enumerate(columns)}
     quoted = [F.col("`" + name.replace("`", "``") + "`").alias(a) for a, name in names.items()]
     return df.select(*quoted), names
-
-
-def _apply(
-    frame: pd.DataFrame,
-    *,
-    names: dict[str, str],
-    task: str,
-    model: str,
-    series_col: str,
-    time_col: str,
-    feature_cols: list[str],
-    interval: float | None,
-    torch_threads: int | None,
-) -> pd.DataFrame:
-    core.limit_threads(torch_threads)
-    frame = frame.rename(columns=names)
-    if task == "impute":
-        return core.impute_frame(
-            frame,
-            model,
-            series_col=series_col,
-            time_col=time_col,
-            feature_cols=feature_cols,
-            interval=interval,
-        )
-    return core.detect_frame(
-        frame, model, series_col=series_col, time_col=time_col, feature_cols=feature_cols
-    )
 
 
 def impute_spark(
@@ -142,11 +99,10 @@ def impute_spark(
     from pyspark.sql import types as T
 
     keys = _key_fields(df, series_col, time_col)
-    features = _feature_names(df, model_path, series_col, time_col, feature_cols)
+    features = engines.resolve_features(model_path, df, [series_col, time_col], feature_cols)
     fields = [*keys, *(T.StructField(c, T.DoubleType(), True) for c in features)]
+    core.check_interval(interval)
     if interval is not None:
-        if not 0 < interval < 1:
-            raise ValueError(f"interval must be in (0, 1), got {interval}.")
         for c in features:
             fields.append(T.StructField(f"{c}_lower", T.DoubleType(), True))
             fields.append(T.StructField(f"{c}_upper", T.DoubleType(), True))
@@ -182,7 +138,7 @@ def detect_spark(
     from pyspark.sql import types as T
 
     keys = _key_fields(df, series_col, time_col)
-    features = _feature_names(df, model_path, series_col, time_col, feature_cols)
+    features = engines.resolve_features(model_path, df, [series_col, time_col], feature_cols)
     schema = T.StructType(
         [
             *keys,
@@ -209,15 +165,7 @@ def _grouped(
 ) -> Any:
     """Run ``task`` on every series of ``df`` (one ``applyInPandas`` group per series)."""
     plain, names = _plain_columns(df, [series_col, time_col, *features])
-    fn = functools.partial(
-        _apply,
-        names=names,
-        task=task,
-        model=str(model_path),
-        series_col=series_col,
-        time_col=time_col,
-        feature_cols=features,
-        interval=interval,
-        torch_threads=torch_threads,
+    fn = engines.series_task(
+        task, model_path, series_col, time_col, features, interval, torch_threads, rename=names
     )
     return plain.groupBy("c0").applyInPandas(fn, schema)

@@ -33,7 +33,7 @@ attributes — ``torch.nn.Module`` (``model_``, rebuilt with ``_build_network``)
 """
 
 from tsdiff.persistence._encoding import _decode, _encode
-from tsdiff.persistence._files import config_checksum
+from tsdiff.persistence._files import config_checksum, sha256_file
 from tsdiff.persistence._format import (
     ALLOWED_CLASSES,
     CONFIG_FILE,
@@ -59,6 +59,7 @@ __all__ = [
     "read_config",
     "resolve_class",
     "save_estimator",
+    "sha256_file",
     "_decode",
     "_encode",
 ]

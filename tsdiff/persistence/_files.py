@@ -13,7 +13,8 @@ from typing import Any
 from tsdiff.persistence._format import CONFIG_FILE, WEIGHTS_FILES, PersistenceError
 
 
-def _sha256_file(path: Path) -> str:
+def sha256_file(path: str | Path) -> str:
+    """The SHA-256 of the file at ``path`` (hex), read in blocks of 1 MiB."""
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
@@ -112,7 +113,7 @@ def _read_weights(directory: Path, config: dict[str, Any]) -> dict[str, Any]:
     if not weights_path.is_file():
         raise PersistenceError(f"The weights file {weights_path} is missing.")
     expected = str(info.get("sha256", ""))
-    actual = _sha256_file(weights_path)
+    actual = sha256_file(weights_path)
     if actual != expected:
         raise PersistenceError(
             f"The weights file {weights_path} does not match the SHA-256 recorded in "

@@ -16,9 +16,9 @@ from tsdiff.persistence._files import (
     _check_target,
     _check_weights_writer,
     _fsync,
-    _sha256_file,
     _swap_in,
     config_checksum,
+    sha256_file,
 )
 from tsdiff.persistence._format import CONFIG_FILE, FORMAT_NAME, FORMAT_VERSION, WEIGHTS_FILES
 
@@ -125,7 +125,7 @@ def save_estimator(
             "weights": {
                 "file": weights_path.name,
                 "format": weights_format,
-                "sha256": _sha256_file(weights_path),
+                "sha256": sha256_file(weights_path),
                 "n_tensors": len(tensors),
             },
             "metadata": encoded_metadata,

@@ -15,25 +15,18 @@ after training; :func:`load_pretrained` checks the files against it before loadi
 
 from __future__ import annotations
 
-import hashlib
 import json
 from importlib import resources
 from pathlib import Path
 from typing import Any
+
+from tsdiff.persistence import resolve_class, sha256_file
 
 __all__ = ["MANIFEST_FILE", "MODELS", "load_pretrained", "manifest", "write_manifest"]
 
 #: The bundled models: name -> estimator class name.
 MODELS: dict[str, str] = {"imputer": "TSDiffImputer", "detector": "TSDiffAnomalyDetector"}
 MANIFEST_FILE = "manifest.json"
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _folder(directory: str | Path | None) -> Path:
@@ -74,7 +67,7 @@ def write_manifest(directory: str | Path, info: dict[str, Any]) -> dict[str, Any
         model_dir = folder / name
         if not model_dir.is_dir():
             continue
-        files = {p.name: _sha256(p) for p in sorted(model_dir.iterdir()) if p.is_file()}
+        files = {p.name: sha256_file(p) for p in sorted(model_dir.iterdir()) if p.is_file()}
         models[name] = {"class": class_name, "sha256": files}
     content = {"format": "tsdiff-pretrained", "version": 1, "models": models, "training": info}
     (folder / MANIFEST_FILE).write_text(json.dumps(content, indent=2) + "\n", encoding="utf-8")
@@ -118,9 +111,7 @@ def load_pretrained(name: str, directory: str | Path | None = None) -> Any:
             f"{sorted(expected)}."
         )
     for file_name, digest in expected.items():
-        if _sha256(model_dir / file_name) != digest:
+        if sha256_file(model_dir / file_name) != digest:
             raise ValueError(f"Pretrained {name}: {file_name} does not match its SHA-256.")
-    from tsdiff.persistence import resolve_class
-
     cls: Any = resolve_class(str(entry["class"]), where=MANIFEST_FILE)
     return cls.load(model_dir)

@@ -14,7 +14,6 @@ Meng et al., 2022), which pulls a window that left the training data's manifold 
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 from typing import Any
 
@@ -23,6 +22,7 @@ import torch
 
 from tsdiff.data.windows import WindowStore
 from tsdiff.diffusion.schedules import NoiseSchedule
+from tsdiff.inference import precision_autocast
 from tsdiff.model.conditioning import Anchors
 
 
@@ -76,14 +76,6 @@ def reverse_steps(total: int, sampling_steps: int, start_step: int | None = None
     count = max(1, min(int(sampling_steps), first + 1))
     grid = np.linspace(first, 0, count).round().astype(np.int64)
     return list(dict.fromkeys(grid.tolist()))
-
-
-def _autocast(device: torch.device, precision: str) -> contextlib.AbstractContextManager[object]:
-    if precision.startswith("bf16"):
-        return torch.autocast(device.type, dtype=torch.bfloat16)
-    if precision.startswith("16"):
-        return torch.autocast(device.type, dtype=torch.float16)
-    return contextlib.nullcontext()
 
 
 def _noise(seeds: np.ndarray, n_draws: int, shape: tuple[int, ...]) -> torch.Tensor:
@@ -168,7 +160,7 @@ def sample_seeded(
         )
         noise = _noise(seeds[ids], len(steps) + 1, (n_samples, n_features, length)).to(device)
         noise = noise.flatten(1, 2)  # (draws, windows * samples, K, L)
-        with _autocast(device, precision):
+        with precision_autocast(device, precision):
             context = network.encode_context(values, cond, stamps, anchors)
         batch = len(ids) * n_samples
         if start_step is None:
@@ -180,7 +172,7 @@ def sample_seeded(
         for i, t in enumerate(steps):
             t_prev = steps[i + 1] if i + 1 < len(steps) else -1
             timestep = torch.full((batch,), t, dtype=torch.long, device=device)
-            with _autocast(device, precision):
+            with precision_autocast(device, precision):
                 eps = network(
                     x, timestep, context, repeats=n_samples, alpha_bar=schedule.alpha_bar(timestep)
                 ).float()

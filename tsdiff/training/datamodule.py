@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import pytorch_lightning as pl
 import torch
@@ -56,15 +57,12 @@ class WindowDataModule(pl.LightningDataModule):
         seed: int = 0,
     ) -> None:
         super().__init__()
-        self.train_store = train_store
-        self.val_store = val_store
+        # the datasets are views of the stores: nothing to defer to ``setup``
+        self.train_dataset = WindowDataset(train_store)
+        self.val_dataset = WindowDataset(val_store) if val_store is not None else None
         self.batch_size = batch_size
         self.num_workers = num_workers
         self.seed = seed
-
-    def setup(self, stage: str | None = None) -> None:
-        self.train_dataset = WindowDataset(self.train_store)
-        self.val_dataset = WindowDataset(self.val_store) if self.val_store is not None else None
 
     def _world(self) -> tuple[int, int]:
         trainer = getattr(self, "trainer", None)
@@ -83,25 +81,21 @@ class WindowDataModule(pl.LightningDataModule):
             seed=self.seed,
             drop_last=False,
         )
-        return DataLoader(
-            self.train_dataset,
-            batch_size=size,
-            sampler=sampler,
-            collate_fn=collate_batch,
-            num_workers=self.num_workers,
-            drop_last=drop_last,
-            # its own generator: starting an epoch never draws from the global one
-            generator=torch.Generator().manual_seed(self.seed),
-        )
+        return self._loader(self.train_dataset, size, sampler=sampler, drop_last=drop_last)
 
     def val_dataloader(self) -> DataLoader:
         if self.val_dataset is None:
-            return DataLoader(WindowDataset(self.train_store), batch_size=1, sampler=[])
+            return DataLoader(self.train_dataset, batch_size=1, sampler=[])
+        return self._loader(self.val_dataset, self.batch_size, shuffle=False)
+
+    def _loader(self, dataset: WindowDataset, batch_size: int, **options: Any) -> DataLoader:
+        """A loader of ``dataset`` with the module's workers and collate function."""
         return DataLoader(
-            self.val_dataset,
-            batch_size=self.batch_size,
-            shuffle=False,
+            dataset,
+            batch_size=batch_size,
             collate_fn=collate_batch,
             num_workers=self.num_workers,
+            # its own generator: starting an epoch never draws from the global one
             generator=torch.Generator().manual_seed(self.seed),
+            **options,
         )

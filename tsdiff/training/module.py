@@ -85,27 +85,21 @@ class DiffusionImputationModule(pl.LightningModule):
         )
 
     def training_step(self, batch: Batch, batch_idx: int) -> torch.Tensor:
-        loss, _ = masked_noise_loss(
-            self.network, self.schedule, batch, self.target_strategy, hide_masks=self.hide_masks
-        )
-        self.log(
-            "train_loss",
-            loss,
-            on_step=False,
-            on_epoch=True,
-            prog_bar=True,
-            sync_dist=True,
-            batch_size=len(batch["values"]),
-        )
-        return loss
+        return self._logged_loss("train_loss", batch)
 
     def validation_step(self, batch: Batch, batch_idx: int) -> torch.Tensor:
         generator = torch.Generator().manual_seed(self.validation_seed + batch_idx)
+        return self._logged_loss("val_loss", batch, generator)
+
+    def _logged_loss(
+        self, name: str, batch: Batch, generator: torch.Generator | None = None
+    ) -> torch.Tensor:
+        """The batch's :func:`masked_noise_loss`, logged as the epoch mean ``name``."""
         loss, _ = masked_noise_loss(
             self.network, self.schedule, batch, self.target_strategy, generator, self.hide_masks
         )
         self.log(
-            "val_loss",
+            name,
             loss,
             on_step=False,
             on_epoch=True,
