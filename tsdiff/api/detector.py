@@ -21,13 +21,11 @@ from sklearn.utils.validation import check_array, check_is_fitted
 from tsdiff._params import store_params
 from tsdiff.api._base import SHARED_PARAMETER_CONSTRAINTS
 from tsdiff.api._detector_read import PyODReadMixin
-from tsdiff.api._detector_scoring import _RUNTIME
+from tsdiff.api._detector_scoring import _RUNTIME as _RUNTIME  # the cache, for tests
 from tsdiff.data.frames import ParsedInput
 from tsdiff.model.config import DETECTOR_MODEL, ModelConfig
 from tsdiff.scoring.aggregators import TopK
 from tsdiff.scoring.scorers import MaskedReimputationScorer
-
-__all__ = ["CALIBRATION_FRACTION", "_RUNTIME", "TSDiffAnomalyDetector"]
 
 #: Fraction at the end of each training series held out to calibrate (and stop early).
 CALIBRATION_FRACTION = 0.2
