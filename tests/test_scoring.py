@@ -6,17 +6,9 @@ import numpy as np
 import pytest
 from scipy.stats import norm
 
+from tsdiff import metrics
 from tsdiff.data.frames import SeriesSet
 from tsdiff.data.windows import build_window_store
-from tsdiff.metrics import (
-    auc_pr,
-    auc_roc,
-    best_f1,
-    detection_report,
-    f1_at_threshold,
-    label_segments,
-    vus_pr,
-)
 from tsdiff.scoring import (
     MultiScaleSmoother,
     SensorNormaliser,
@@ -318,34 +310,38 @@ def _labelled(n: int = 2000, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
 
 def test_point_metrics_on_perfect_and_informative_scores() -> None:
     labels, scores = _labelled()
-    assert best_f1(labels, labels.astype(float))[0] == pytest.approx(1.0)
-    assert auc_roc(labels, labels.astype(float)) == 1.0
-    assert 0.8 < auc_roc(labels, scores) < 1.0
-    assert auc_pr(labels, scores) > labels.mean()
-    at = f1_at_threshold(labels, labels.astype(float), 0.5)
+    assert metrics.best_f1(labels, labels.astype(float))[0] == pytest.approx(1.0)
+    assert metrics.auc_roc(labels, labels.astype(float)) == 1.0
+    assert 0.8 < metrics.auc_roc(labels, scores) < 1.0
+    assert metrics.auc_pr(labels, scores) > labels.mean()
+    at = metrics.f1_at_threshold(labels, labels.astype(float), 0.5)
     assert (
         at["f1"] == 1.0
         and at["precision"] == 1.0
         and at["alarm_rate"] == pytest.approx(labels.mean())
     )
-    f1, threshold = best_f1(labels, scores)
+    f1, threshold = metrics.best_f1(labels, scores)
     assert f1 == pytest.approx(
-        f1_at_threshold(labels, scores, np.nextafter(threshold, -np.inf))["f1"]
+        metrics.f1_at_threshold(labels, scores, np.nextafter(threshold, -np.inf))["f1"]
     )
 
 
 def test_label_segments() -> None:
-    assert label_segments(np.array([1, 1, 0, 0, 1, 0, 1])) == [(0, 1), (4, 4), (6, 6)]
-    assert label_segments(np.zeros(4)) == []
+    assert metrics.label_segments(np.array([1, 1, 0, 0, 1, 0, 1])) == [(0, 1), (4, 4), (6, 6)]
+    assert metrics.label_segments(np.zeros(4)) == []
 
 
 def test_vus_pr_orders_perfect_informative_and_random_scores() -> None:
     labels, scores = _labelled()
     random = np.random.default_rng(5).random(len(labels))
-    perfect = vus_pr(labels, labels.astype(float), window=20)
-    assert perfect > vus_pr(labels, scores, window=20) > vus_pr(labels, random, window=20)
+    perfect = metrics.vus_pr(labels, labels.astype(float), window=20)
+    assert (
+        perfect
+        > metrics.vus_pr(labels, scores, window=20)
+        > metrics.vus_pr(labels, random, window=20)
+    )
     assert perfect > 0.9
-    report = detection_report(labels, scores, threshold=1.0, window=20)
+    report = metrics.detection_report(labels, scores, threshold=1.0, window=20)
     assert set(report) >= {"vus_pr", "auc_pr", "auc_roc", "best_f1", "f1"}
 
 
@@ -370,15 +366,15 @@ def test_vus_pr_equals_the_tsb_ad_package(seed: int) -> None:
         scores = np.round(scores, 1)  # ties
     window = int(rng.integers(0, 40))
     expected = basic.generate_curve(labels, scores, window)[-1]
-    assert vus_pr(labels, scores, window=window) == pytest.approx(expected, abs=1e-12)
+    assert metrics.vus_pr(labels, scores, window=window) == pytest.approx(expected, abs=1e-12)
 
 
 def test_metrics_reject_bad_input() -> None:
     with pytest.raises(ValueError, match="both classes"):
-        vus_pr(np.zeros(10), np.arange(10.0))
+        metrics.vus_pr(np.zeros(10), np.arange(10.0))
     with pytest.raises(ValueError, match="NaN"):
-        auc_roc(np.array([0, 1]), np.array([np.nan, 1.0]))
+        metrics.auc_roc(np.array([0, 1]), np.array([np.nan, 1.0]))
     with pytest.raises(ValueError, match="shape"):
-        best_f1(np.array([0, 1]), np.zeros(3))
+        metrics.best_f1(np.array([0, 1]), np.zeros(3))
     with pytest.raises(ValueError, match="0/1"):
-        auc_pr(np.array([0, 2]), np.zeros(2))
+        metrics.auc_pr(np.array([0, 2]), np.zeros(2))

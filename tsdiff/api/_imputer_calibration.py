@@ -1,9 +1,15 @@
 """Imputer-only calibration: blend with interpolation and widen intervals, learned on held-out
-cells (plain arrays in, numbers out)."""
+cells (:class:`ImputerCalibration`, on top of plain-array functions)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
+import torch
+
+from tsdiff.api._base import DiffusionEstimatorBase
+from tsdiff.data.frames import SeriesSet
 
 
 def fit_blend_and_scale(
@@ -56,3 +62,80 @@ def apply_blend_and_scale(
         median = np.median(samples, axis=0, keepdims=True)
         samples = median + scale * (samples - median)
     return samples
+
+
+class ImputerCalibration(DiffusionEstimatorBase):
+    """Learn the imputer's blend weight and interval scale on held-out cells, and apply them."""
+
+    n_samples: int
+    sampler: str
+    sampling_steps: int
+    target_strategy: str
+    inference_batch_size: int | None
+    calibration_windows: int
+    blend_weights_: np.ndarray
+    interval_scale_: float
+
+    def _sampler_key(self) -> list[Any]:
+        return [self.sampler, int(self.sampling_steps), float(self.model_config_.eta)]
+
+    def _calibrate_on_held_out(self, series: SeriesSet) -> None:
+        """Learn ``blend_weights_`` and ``interval_scale_`` on held-out cells.
+
+        Observed cells of up to ``calibration_windows`` held-out windows are hidden (with the
+        training target strategy) and imputed with the current sampler settings; see
+        :func:`~tsdiff.api._imputer_calibration.fit_blend_and_scale`. Both hold for the sampler
+        settings at fit time (``calibrated_sampler_``).
+        """
+        from tsdiff.data.masking import condition_mask
+        from tsdiff.model.conditioning import Anchors, interpolate_along_time
+
+        self.blend_weights_ = np.ones(self.n_features_in_)
+        self.interval_scale_ = 1.0
+        self.calibrated_sampler_ = self._sampler_key()
+        if self.calibration_windows == 0:
+            return
+        store = self._window_store(series, self.window_length)
+        rng = np.random.default_rng(self.random_state)
+        keep = rng.permutation(store.n_windows)[: self.calibration_windows]
+        store = store.subset(np.sort(keep))
+        every = np.arange(store.n_windows)
+        values, observed, stamps = store.gather(every)
+        anchors = Anchors(*(torch.from_numpy(a) for a in store.anchors(every)))
+        generator = torch.Generator().manual_seed(int(rng.integers(2**31)))
+        cond = condition_mask(torch.from_numpy(observed), self.target_strategy, generator).numpy()
+        hidden = observed & ~cond
+        if hidden.sum() < 20:
+            return
+        drawn = self._sample_windows(
+            store,
+            n_samples=min(self.n_samples, 20),
+            sampler=self.sampler,
+            sampling_steps=self.sampling_steps,
+            condition_masks=cond,
+            batch_size=self.inference_batch_size,
+        )
+        interpolated = interpolate_along_time(
+            torch.from_numpy(values * cond),
+            torch.from_numpy(cond.astype(np.float32)),
+            torch.from_numpy(stamps),
+            anchors,
+        ).numpy()[hidden]
+        draws = drawn.transpose(1, 0, 2, 3)[:, hidden].astype(np.float64)
+        weight, self.interval_scale_ = fit_blend_and_scale(draws, values[hidden], interpolated)
+        self.blend_weights_ = np.full(self.n_features_in_, weight)
+
+    def _calibrated(
+        self, samples: np.ndarray, standardised: np.ndarray, stamps: np.ndarray
+    ) -> np.ndarray:
+        """One series' standardised samples ``(S, n, K)`` with the fitted blend and scale (as
+        drawn when the sampler settings differ from those calibrated in fit)."""
+        if getattr(self, "calibrated_sampler_", None) != self._sampler_key():
+            return samples
+        weight = float(self.blend_weights_[0])
+        baseline = None
+        if weight < 1.0:
+            from tsdiff.data.interpolation import interpolate_series
+
+            baseline = interpolate_series(standardised, stamps)
+        return apply_blend_and_scale(samples, baseline, weight, float(self.interval_scale_))

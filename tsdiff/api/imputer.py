@@ -1,30 +1,29 @@
-"""``TSDiffImputer``: probabilistic imputation of time series with a conditional diffusion model."""
+"""``TSDiffImputer``: probabilistic imputation of time series with a conditional diffusion model.
+
+The class holds the parameters and ``fit``; the held-out calibration of blend and intervals
+(:mod:`~tsdiff.api._imputer_calibration`) and the output paths ``transform``, ``sample`` and
+``predict_interval`` (:mod:`~tsdiff.api._imputer_output`) live in the classes it stacks on.
+"""
 
 from __future__ import annotations
 
-import time
-import warnings
 from numbers import Integral, Real
 from typing import Any, ClassVar
 
-import numpy as np
-import torch
 from sklearn.base import TransformerMixin
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from tsdiff.api._base import SHARED_PARAMETER_CONSTRAINTS, DiffusionEstimatorBase
-from tsdiff.api._imputer_calibration import apply_blend_and_scale, fit_blend_and_scale
-from tsdiff.api._memory import check_memory
+from tsdiff._params import store_params
+from tsdiff.api._base import SHARED_PARAMETER_CONSTRAINTS
+from tsdiff.api._imputer_output import ImputerOutput
 from tsdiff.api._output import OutputContainerMixin
-from tsdiff.data.frames import ParsedInput, SeriesSet
 from tsdiff.data.masking import IMPUTATION_TARGET_STRATEGIES
-from tsdiff.data.windows import stitch
 from tsdiff.diffusion.samplers import SAMPLERS
 from tsdiff.model.config import ModelConfig
 
 
 class TSDiffImputer(  # type: ignore[call-arg]
-    OutputContainerMixin, TransformerMixin, DiffusionEstimatorBase, auto_wrap_output_keys=None
+    OutputContainerMixin, TransformerMixin, ImputerOutput, auto_wrap_output_keys=None
 ):
     """Fill gaps in time series with a CSDI-style conditional diffusion model.
 
@@ -169,26 +168,7 @@ class TSDiffImputer(  # type: ignore[call-arg]
         random_state: int | None = None,
         verbose: bool = True,
     ) -> None:
-        self.window_length = window_length
-        self.n_samples = n_samples
-        self.sampler = sampler
-        self.sampling_steps = sampling_steps
-        self.model = model
-        self.target_strategy = target_strategy
-        self.train_stride = train_stride
-        self.inference_stride = inference_stride
-        self.validation_fraction = validation_fraction
-        self.max_epochs = max_epochs
-        self.max_time = max_time
-        self.patience = patience
-        self.batch_size = batch_size
-        self.learning_rate = learning_rate
-        self.weight_decay = weight_decay
-        self.inference_batch_size = inference_batch_size
-        self.calibration_windows = calibration_windows
-        self.trainer_kwargs = trainer_kwargs
-        self.random_state = random_state
-        self.verbose = verbose
+        store_params(self, locals())
 
     def _training_settings(self) -> dict[str, Any]:
         return {
@@ -254,215 +234,6 @@ class TSDiffImputer(  # type: ignore[call-arg]
             )
             self._agree_across_ranks(("blend_weights_", "interval_scale_"))
         return self
-
-    # -- calibration ------------------------------------------------------------------------
-    def _sampler_key(self) -> list[Any]:
-        return [self.sampler, int(self.sampling_steps), float(self.model_config_.eta)]
-
-    def _calibrate_on_held_out(self, series: SeriesSet) -> None:
-        """Learn ``blend_weights_`` and ``interval_scale_`` on held-out cells.
-
-        Observed cells of up to ``calibration_windows`` held-out windows are hidden (with the
-        training target strategy) and imputed with the current sampler settings; see
-        :func:`~tsdiff.api._imputer_calibration.fit_blend_and_scale`. Both hold for the sampler
-        settings at fit time (``calibrated_sampler_``).
-        """
-        from tsdiff.data.masking import condition_mask
-        from tsdiff.model.conditioning import Anchors, interpolate_along_time
-
-        self.blend_weights_ = np.ones(self.n_features_in_)
-        self.interval_scale_ = 1.0
-        self.calibrated_sampler_ = self._sampler_key()
-        if self.calibration_windows == 0:
-            return
-        store = self._window_store(series, self.window_length)
-        rng = np.random.default_rng(self.random_state)
-        keep = rng.permutation(store.n_windows)[: self.calibration_windows]
-        store = store.subset(np.sort(keep))
-        every = np.arange(store.n_windows)
-        values, observed, stamps = store.gather(every)
-        anchors = Anchors(*(torch.from_numpy(a) for a in store.anchors(every)))
-        generator = torch.Generator().manual_seed(int(rng.integers(2**31)))
-        cond = condition_mask(torch.from_numpy(observed), self.target_strategy, generator).numpy()
-        hidden = observed & ~cond
-        if hidden.sum() < 20:
-            return
-        drawn = self._sample_windows(
-            store,
-            n_samples=min(self.n_samples, 20),
-            sampler=self.sampler,
-            sampling_steps=self.sampling_steps,
-            condition_masks=cond,
-            batch_size=self.inference_batch_size,
-        )
-        interpolated = interpolate_along_time(
-            torch.from_numpy(values * cond),
-            torch.from_numpy(cond.astype(np.float32)),
-            torch.from_numpy(stamps),
-            anchors,
-        ).numpy()[hidden]
-        draws = drawn.transpose(1, 0, 2, 3)[:, hidden].astype(np.float64)
-        weight, self.interval_scale_ = fit_blend_and_scale(draws, values[hidden], interpolated)
-        self.blend_weights_ = np.full(self.n_features_in_, weight)
-
-    def _calibrated(
-        self, samples: np.ndarray, standardised: np.ndarray, stamps: np.ndarray
-    ) -> np.ndarray:
-        """One series' standardised samples ``(S, n, K)`` with the fitted blend and scale (as
-        drawn when the sampler settings differ from those calibrated in fit)."""
-        if getattr(self, "calibrated_sampler_", None) != self._sampler_key():
-            return samples
-        weight = float(self.blend_weights_[0])
-        baseline = None
-        if weight < 1.0:
-            from tsdiff.data.interpolation import interpolate_series
-
-            baseline = interpolate_series(standardised, stamps)
-        return apply_blend_and_scale(samples, baseline, weight, float(self.interval_scale_))
-
-    # -- sampling ---------------------------------------------------------------------------
-    def _draw_samples(self, series: SeriesSet, n_samples: int) -> list[np.ndarray]:
-        """Samples in original units, per series ``(n_samples, n_steps, n_columns)``.
-
-        Windows without a missing cell are not sampled. Observed cells hold their exact input
-        value in every sample.
-        """
-        for position, values in enumerate(series.values):
-            if np.isnan(values).all():
-                raise ValueError(
-                    f"Series {position} of X has no observed value, so there is nothing to "
-                    "condition on; drop it or give it some observations."
-                )
-        n_rows = sum(len(v) for v in series.values)
-        n_columns = self.n_features_in_
-        store = self._window_store(series, self.inference_stride or self.window_length)
-        check_memory(
-            # window samples (float32) + stitched samples, calibrated and in original units
-            # (three float64 copies of n_samples x n_rows x n_columns)
-            n_samples * n_columns * (store.n_windows * store.length * 4 + n_rows * 8 * 3),
-            f"Sampling {n_samples} samples of {n_rows} rows x {n_columns} columns",
-            "lower n_samples, or pass the rows in chunks (each chunk is imputed from its own "
-            "context).",
-        )
-        rows = store.starts[:, None] + np.arange(store.length)
-        valid = np.zeros(len(store.values), dtype=bool)
-        for offset, n in zip(store.offsets, store.lengths, strict=True):
-            valid[offset : offset + n] = True
-        needs = (~store.observed[rows] & valid[rows][:, :, None]).any(axis=(1, 2))
-        window_samples = np.broadcast_to(
-            store.values[rows].transpose(0, 2, 1)[:, None],
-            (store.n_windows, n_samples, store.values.shape[1], store.length),
-        ).copy()
-        if needs.any():
-            start = time.perf_counter()
-            window_samples[needs] = self._sample_windows(
-                store.subset(np.flatnonzero(needs)),
-                n_samples=n_samples,
-                sampler=self.sampler,
-                sampling_steps=self.sampling_steps,
-                batch_size=self.inference_batch_size,
-            )
-            self.last_sampling_seconds_ = time.perf_counter() - start
-        results = []
-        standardised = self._standardise(series)
-        for samples, original, scaled, stamps in zip(
-            stitch(store, window_samples),
-            series.values,
-            standardised,
-            series.timestamps,
-            strict=True,
-        ):
-            calibrated = self._calibrated(samples.astype(np.float64), scaled, stamps)
-            values = self.scaler_.inverse_transform(calibrated)
-            observed = ~np.isnan(original)
-            values[:, observed] = original[observed]
-            results.append(values)
-        return results
-
-    def _missing(self, parsed: ParsedInput) -> list[np.ndarray]:
-        return [np.isnan(v) for v in parsed.values]
-
-    def transform(self, X: Any) -> Any:
-        """Fill every missing cell with the median of the imputation samples.
-
-        Parameters
-        ----------
-        X : DataFrame, list of DataFrames, MultiIndex DataFrame, or 2-D/3-D ndarray
-            Series with the columns seen in ``fit``.
-
-        Returns
-        -------
-        Same type as ``X``
-            Same index, columns and dtypes (integer columns with gaps become float); observed
-            cells are returned bit for bit, and no NaN is left.
-        """
-        parsed = self._check_fitted_input(X)
-        missing = self._missing(parsed)
-        if not any(m.any() for m in missing):
-            return self._wrap_output(
-                parsed.layout.fill(X, [v.copy() for v in parsed.values], missing), parsed
-            )
-        samples = self._samples(parsed, self.n_samples)
-        medians = [np.median(s, axis=0) for s in samples]
-        return self._wrap_output(parsed.layout.fill(X, medians, missing), parsed)
-
-    def _samples(self, parsed: ParsedInput, n_samples: int) -> list[np.ndarray]:
-        return self._draw_samples(parsed.series(self.time_step_), n_samples)
-
-    def sample(self, X: Any, n_samples: int | None = None) -> Any:
-        """Draw imputation samples.
-
-        Parameters
-        ----------
-        X : DataFrame, list of DataFrames, MultiIndex DataFrame, or 2-D/3-D ndarray
-        n_samples : int, optional
-            Number of samples (default ``self.n_samples``).
-
-        Returns
-        -------
-        ndarray or list of ndarray
-            ``[n_samples, n_rows, n_columns]`` in original units for a single frame or 2-D array
-            (rows in the order of a MultiIndex frame's rows), a list of those for a list input,
-            ``[n_samples, n_series, n_steps, n_columns]`` for a 3-D array. Observed cells hold
-            their value in every sample.
-        """
-        parsed = self._check_fitted_input(X)
-        n = self.n_samples if n_samples is None else int(n_samples)
-        if n < 1:
-            raise ValueError(f"n_samples must be >= 1, got {n_samples}.")
-        return parsed.layout.stack(self._samples(parsed, n))
-
-    def predict_interval(self, X: Any, coverage: float = 0.9) -> tuple[Any, Any]:
-        """Central prediction interval of each cell from the imputation samples.
-
-        Parameters
-        ----------
-        X : DataFrame, list of DataFrames, MultiIndex DataFrame, or 2-D/3-D ndarray
-        coverage : float, default=0.9
-            Probability mass of the interval, in (0, 1).
-
-        Returns
-        -------
-        (lower, upper)
-            In the structure of ``X`` (DataFrames for frame inputs); observed cells have
-            ``lower == upper ==`` the observed value.
-        """
-        if not 0 < coverage < 1:
-            raise ValueError(f"coverage must be in (0, 1), got {coverage}.")
-        parsed = self._check_fitted_input(X)
-        if self.n_samples < 2:
-            warnings.warn(
-                f"n_samples={self.n_samples} gives intervals of zero width; use n_samples >= 20 "
-                "for intervals.",
-                UserWarning,
-                stacklevel=2,
-            )
-        samples = self._samples(parsed, self.n_samples)
-        tail = (1.0 - coverage) / 2.0
-        bounds = [np.quantile(s, [tail, 1.0 - tail], axis=0) for s in samples]
-        lower = parsed.layout.frames([b[0] for b in bounds])
-        upper = parsed.layout.frames([b[1] for b in bounds])
-        return lower, upper
 
     def __sklearn_tags__(self) -> Any:
         tags = super().__sklearn_tags__()

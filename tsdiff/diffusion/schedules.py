@@ -105,12 +105,7 @@ class NoiseSchedule:
 
     def to_dict(self) -> dict[str, Any]:
         """Return the ``__init__`` arguments as a new dict."""
-        return {
-            "num_train_timesteps": self.num_train_timesteps,
-            "schedule": self.schedule,
-            "beta_start": self.beta_start,
-            "beta_end": self.beta_end,
-        }
+        return {key: getattr(self, key) for key in _CONFIG_KEYS}
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> NoiseSchedule:

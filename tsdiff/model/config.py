@@ -9,6 +9,25 @@ from typing import Any
 _SCHEDULES = ("quad", "linear", "cosine")
 _CONDITION_FILLS = ("linear", "zero")
 
+#: ``NoiseSchedule`` argument -> the field that sets it.
+_SCHEDULE_ARGUMENTS = {
+    "num_train_timesteps": "diffusion_steps",
+    "schedule": "schedule",
+    "beta_start": "beta_start",
+    "beta_end": "beta_end",
+}
+#: Fields passed to ``CSDIDenoiser`` under their own names (besides sizes and schedule).
+_NETWORK_FIELDS = (
+    "channels",
+    "n_layers",
+    "n_heads",
+    "diffusion_embedding_dim",
+    "time_embedding_dim",
+    "feature_embedding_dim",
+    "dropout",
+    "condition_fill",
+)
+
 
 @dataclass(frozen=True)
 class ModelConfig:
@@ -146,25 +165,11 @@ class ModelConfig:
 
     def schedule_config(self) -> dict[str, Any]:
         """Keyword arguments of :class:`tsdiff.diffusion.NoiseSchedule` for this model."""
-        return {
-            "num_train_timesteps": self.diffusion_steps,
-            "schedule": self.schedule,
-            "beta_start": self.beta_start,
-            "beta_end": self.beta_end,
-        }
+        return {argument: getattr(self, field) for argument, field in _SCHEDULE_ARGUMENTS.items()}
 
     def network_config(self) -> dict[str, Any]:
         """Keyword arguments of :class:`tsdiff.model.CSDIDenoiser` (besides sizes and schedule)."""
-        return {
-            "channels": self.channels,
-            "n_layers": self.n_layers,
-            "n_heads": self.n_heads,
-            "diffusion_embedding_dim": self.diffusion_embedding_dim,
-            "time_embedding_dim": self.time_embedding_dim,
-            "feature_embedding_dim": self.feature_embedding_dim,
-            "dropout": self.dropout,
-            "condition_fill": self.condition_fill,
-        }
+        return {name: getattr(self, name) for name in _NETWORK_FIELDS}
 
 
 #: The detector's network: small and quick to sample, trained without the prior skip.

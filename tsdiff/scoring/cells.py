@@ -2,9 +2,23 @@
 
 from __future__ import annotations
 
+from numbers import Integral, Real
+from typing import Any
+
 import numpy as np
+from sklearn.utils._param_validation import Interval, StrOptions
 
 CELL_SCORES: tuple[str, ...] = ("nll", "error")
+
+#: Constraints of the parameters every sampling scorer has (declared once): samples and steps
+#: per pass, the cell score and its spread floor, the stride between scored windows.
+SCORER_PARAMETER_CONSTRAINTS: dict[str, list[Any]] = {
+    "n_samples": [Interval(Integral, 1, None, closed="left")],
+    "sampling_steps": [Interval(Integral, 1, None, closed="left")],
+    "cell_score": [StrOptions(set(CELL_SCORES))],
+    "std_floor": [Interval(Real, 0, None, closed="neither")],
+    "stride": [None, Interval(Integral, 1, None, closed="left")],
+}
 
 _LOG_2PI = float(np.log(2.0 * np.pi))
 

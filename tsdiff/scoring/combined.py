@@ -8,6 +8,7 @@ import numpy as np
 from sklearn.base import BaseEstimator
 from sklearn.utils._param_validation import StrOptions
 
+from tsdiff._params import store_params
 from tsdiff.data.windows import WindowStore
 from tsdiff.scoring.reconstruction import WholeWindowScorer
 from tsdiff.scoring.scorers import MaskedReimputationScorer
@@ -63,10 +64,7 @@ class CombinedScorer(BaseEstimator):
         fold: str = "max",
         stride: int | None = None,
     ) -> None:
-        self.masked = masked
-        self.whole = whole
-        self.fold = fold
-        self.stride = stride
+        store_params(self, locals())
 
     def parts(self) -> tuple[MaskedReimputationScorer, WholeWindowScorer]:
         """The two scorers (defaults for None)."""

@@ -9,16 +9,17 @@ its real values score high (Meng et al., 2022; Pintilie et al., 2023).
 
 from __future__ import annotations
 
-from numbers import Integral, Real
+from numbers import Integral
 from typing import Any, ClassVar
 
 import numpy as np
 from sklearn.base import BaseEstimator
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils._param_validation import Interval
 
+from tsdiff._params import store_params
 from tsdiff.data.windows import WindowStore
 from tsdiff.scoring.aggregate import combine_windows
-from tsdiff.scoring.cells import CELL_SCORES, cell_scores
+from tsdiff.scoring.cells import SCORER_PARAMETER_CONSTRAINTS, cell_scores
 
 # Window-samples kept in memory at once while scoring.
 _CELLS_PER_CHUNK = 2**23
@@ -53,12 +54,8 @@ class WholeWindowScorer(BaseEstimator):
     trains_full_window: ClassVar[bool] = True
 
     _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
-        "n_samples": [Interval(Integral, 1, None, closed="left")],
+        **SCORER_PARAMETER_CONSTRAINTS,
         "start_step": [Interval(Integral, 0, None, closed="left")],
-        "sampling_steps": [Interval(Integral, 1, None, closed="left")],
-        "cell_score": [StrOptions(set(CELL_SCORES))],
-        "std_floor": [Interval(Real, 0, None, closed="neither")],
-        "stride": [None, Interval(Integral, 1, None, closed="left")],
     }
 
     def __init__(
@@ -70,12 +67,7 @@ class WholeWindowScorer(BaseEstimator):
         std_floor: float = 1.0,
         stride: int | None = None,
     ) -> None:
-        self.n_samples = n_samples
-        self.start_step = start_step
-        self.sampling_steps = sampling_steps
-        self.cell_score = cell_score
-        self.std_floor = std_floor
-        self.stride = stride
+        store_params(self, locals())
 
     @property
     def n_masks(self) -> int:

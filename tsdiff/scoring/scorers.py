@@ -8,16 +8,17 @@ with given condition masks.
 from __future__ import annotations
 
 from collections.abc import Callable
-from numbers import Integral, Real
+from numbers import Integral
 from typing import Any, ClassVar
 
 import numpy as np
 from sklearn.base import BaseEstimator
 from sklearn.utils._param_validation import Interval, StrOptions
 
+from tsdiff._params import store_params
 from tsdiff.data.windows import WindowStore
 from tsdiff.scoring.aggregate import combine_windows
-from tsdiff.scoring.cells import CELL_SCORES, cell_scores
+from tsdiff.scoring.cells import SCORER_PARAMETER_CONSTRAINTS, cell_scores
 from tsdiff.scoring.masks import MASK_PATTERNS, complementary_masks
 
 #: ``sample(store, condition_masks, n_samples, sampling_steps) -> (n_windows, S, K, L)``.
@@ -59,14 +60,10 @@ class MaskedReimputationScorer(BaseEstimator):
     """
 
     _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
-        "n_samples": [Interval(Integral, 1, None, closed="left")],
-        "sampling_steps": [Interval(Integral, 1, None, closed="left")],
+        **SCORER_PARAMETER_CONSTRAINTS,
         "n_masks": [Interval(Integral, 2, None, closed="left")],
         "strip_length": [Interval(Integral, 1, None, closed="left")],
         "mask_pattern": [StrOptions(set(MASK_PATTERNS))],
-        "cell_score": [StrOptions(set(CELL_SCORES))],
-        "std_floor": [Interval(Real, 0, None, closed="neither")],
-        "stride": [None, Interval(Integral, 1, None, closed="left")],
     }
 
     def __init__(
@@ -80,14 +77,7 @@ class MaskedReimputationScorer(BaseEstimator):
         std_floor: float = 1.0,
         stride: int | None = None,
     ) -> None:
-        self.n_samples = n_samples
-        self.sampling_steps = sampling_steps
-        self.n_masks = n_masks
-        self.strip_length = strip_length
-        self.mask_pattern = mask_pattern
-        self.cell_score = cell_score
-        self.std_floor = std_floor
-        self.stride = stride
+        store_params(self, locals())
 
     def validate(self, window_length: int, diffusion_steps: int) -> None:
         """Check the parameters against the model's window length and diffusion steps."""

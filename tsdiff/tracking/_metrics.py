@@ -115,7 +115,7 @@ def evaluate_imputation(
     to a new run of ``experiment_name``. The returned dict also holds ``"run_id"``.
     """
     from tsdiff.evaluation import evaluate_on_hidden_cells as evaluate
-    from tsdiff.tracking._autolog import fit_run
+    from tsdiff.tracking._records import fit_run
 
     scores = evaluate(
         imputer,

@@ -1,0 +1,125 @@
+"""Sampling shared by the estimators: device, precision and batch size of the network calls,
+and the memory guard in front of the sampler."""
+
+from __future__ import annotations
+
+import os
+import warnings
+from typing import Any
+
+import numpy as np
+import torch
+
+from tsdiff.api._input import EstimatorInput
+from tsdiff.api._memory import check_memory
+from tsdiff.data.windows import WindowStore
+
+# Cells (window-samples x features x steps) per network call when sampling on CPU with 64
+# channels (scaled inversely with the channels): activations of bigger calls fall out of cache.
+_CPU_CELLS_PER_CALL = 16 * 36 * 36
+
+
+def _local_rank() -> int:
+    """This process's rank on its node in a distributed run (0 otherwise)."""
+    import torch.distributed as dist
+
+    if not (dist.is_available() and dist.is_initialized()):
+        return 0
+    value = os.environ.get("LOCAL_RANK", "0").strip()
+    return int(value) if value.isdigit() else 0
+
+
+class EstimatorSampling(EstimatorInput):
+    """Draw samples of windows with the fitted network on the configured device."""
+
+    model_: Any
+
+    def _inference_device(self) -> torch.device:
+        settings = self._trainer_settings()
+        wanted = str(settings["accelerator"]).lower()
+        if wanted in ("gpu", "cuda") or (wanted == "auto" and torch.cuda.is_available()):
+            if not torch.cuda.is_available():
+                warnings.warn(
+                    "accelerator asks for a GPU but CUDA is not available; sampling on CPU.",
+                    stacklevel=3,
+                )
+                return torch.device("cpu")
+            # under DDP each process samples on its own GPU (its local rank's device)
+            local_rank = _local_rank()
+            devices = settings["devices"]
+            if isinstance(devices, (list, tuple)) and devices:
+                index = devices[min(local_rank, len(devices) - 1)]
+            elif isinstance(devices, str) and "," in devices:
+                listed = [d for d in devices.split(",") if d.strip()]
+                index = listed[min(local_rank, len(listed) - 1)]
+            else:
+                index = local_rank
+            return torch.device("cuda", int(index))
+        return torch.device("cpu")
+
+    def _inference_precision(self) -> str:
+        text = str(self._trainer_settings()["precision"])
+        if text.startswith("bf16"):
+            return "bf16-mixed"
+        if text.startswith("16"):
+            return "16-mixed" if self._inference_device().type == "cuda" else "bf16-mixed"
+        return "32-true"
+
+    def _inference_batch_size(self, requested: int | None = None) -> int:
+        """Window-samples per network call: ``requested``, else the device's default."""
+        if requested is not None:
+            return int(requested)
+        if self._inference_device().type == "cuda":
+            return 256
+        cells = self.n_features_in_ * self.window_length * max(self.model_config_.channels, 1)
+        return int(np.clip(_CPU_CELLS_PER_CALL * 64 // cells, 1, 256))
+
+    def _sample_windows(
+        self,
+        store: WindowStore,
+        *,
+        n_samples: int,
+        sampler: str,
+        sampling_steps: int,
+        condition_masks: np.ndarray | None = None,
+        batch_size: int | None = None,
+        network: Any = None,
+    ) -> np.ndarray:
+        """Samples ``(n_windows, n_samples, K, L)`` of ``store``'s windows (standardised units).
+
+        The one place the estimators call the sampler; the network is moved back to the CPU
+        afterwards.
+        """
+        from tsdiff.inference import sample_windows
+
+        config = self.model_config_
+        per_call = self._inference_batch_size(batch_size)
+        n_features = store.values.shape[1]
+        check_memory(
+            # the returned samples (float32), and one network call's activations: about
+            # 12 tensors of (window-samples, K, L, channels) per layer plus attention slices
+            store.n_windows * n_samples * n_features * store.length * 4
+            + per_call * n_features * store.length * config.channels * 4 * 12 * config.n_layers,
+            f"Sampling {n_samples} samples of {store.n_windows} windows of {store.length} x "
+            f"{n_features}",
+            "lower n_samples or inference_batch_size, or pass fewer rows at a time.",
+        )
+        try:
+            drawn = sample_windows(
+                network if network is not None else self.model_,
+                self._schedule(),
+                store,
+                n_samples=n_samples,
+                sampler=sampler,
+                sampling_steps=sampling_steps,
+                eta=config.eta,
+                batch_size=per_call,
+                seed=self.random_state,
+                device=self._inference_device(),
+                precision=self._inference_precision(),
+                progress=self.verbose,
+                condition_masks=condition_masks,
+            )
+        finally:
+            self.model_ = self.model_.cpu()
+        return drawn
