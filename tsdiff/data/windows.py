@@ -196,6 +196,37 @@ def build_window_store(
     )
 
 
+def step_owners(store: WindowStore) -> list[np.ndarray]:
+    """The window each time step is taken from when window outputs are stitched.
+
+    Parameters
+    ----------
+    store : WindowStore
+
+    Returns
+    -------
+    list of ndarray of int64
+        Per series, ``(n_steps,)`` window ids (positions in ``store``): for every step, the
+        window of its series in which it lies closest to the centre (the earlier one on a tie).
+        Within a series the ids never decrease when windows are in start order, as
+        :func:`build_window_store` lays them out.
+    """
+    owners = []
+    half = (store.length - 1) / 2.0
+    for i, n in enumerate(store.lengths):
+        ids = np.flatnonzero(store.series_of_window == i)
+        local = store.local_starts[ids]
+        order = np.argsort(local, kind="stable")
+        ids, local = ids[order], local[order]
+        steps = np.arange(n)
+        centres = local + half
+        right = np.clip(np.searchsorted(centres, steps), 0, len(ids) - 1)
+        left = np.clip(right - 1, 0, len(ids) - 1)
+        use_left = np.abs(steps - centres[left]) <= np.abs(steps - centres[right])
+        owners.append(ids[np.where(use_left, left, right)].astype(np.int64))
+    return owners
+
+
 def stitch(store: WindowStore, window_outputs: np.ndarray) -> list[np.ndarray]:
     """Put per-window outputs back on each series' time axis.
 
@@ -210,22 +241,62 @@ def stitch(store: WindowStore, window_outputs: np.ndarray) -> list[np.ndarray]:
     -------
     list of ndarray
         Per series, ``(..., n_steps, n_columns)``: each step taken from the window in which it
-        lies closest to the centre.
+        lies closest to the centre (:func:`step_owners`).
     """
-    results = []
-    half = (store.length - 1) / 2.0
-    for i, n in enumerate(store.lengths):
-        ids = np.flatnonzero(store.series_of_window == i)
-        local = store.local_starts[ids]
-        order = np.argsort(local, kind="stable")
-        ids, local = ids[order], local[order]
-        steps = np.arange(n)
-        centres = local + half
-        right = np.clip(np.searchsorted(centres, steps), 0, len(ids) - 1)
-        left = np.clip(right - 1, 0, len(ids) - 1)
-        use_left = np.abs(steps - centres[left]) <= np.abs(steps - centres[right])
-        best = np.where(use_left, left, right)
-        picked = window_outputs[ids[best], ..., steps - local[best]]
-        # picked: (n_steps, ..., n_columns) -> (..., n_steps, n_columns)
-        results.append(np.moveaxis(picked, 0, -2))
-    return results
+    return [
+        _pick(store, owners, window_outputs, 0, np.arange(len(owners)))
+        for owners in step_owners(store)
+    ]
+
+
+def stitch_block(
+    store: WindowStore, owners: list[np.ndarray], first: int, block_outputs: np.ndarray
+) -> list[tuple[int, slice, np.ndarray]]:
+    """Stitch the outputs of a block of consecutive windows only.
+
+    With the windows of ``store`` cut into consecutive blocks, the pieces of all blocks cover
+    every step of every series exactly once and equal :func:`stitch`'s result, so long inputs
+    can be reduced block by block without holding every window's output.
+
+    Parameters
+    ----------
+    store : WindowStore
+        Windows laid out by :func:`build_window_store` (series by series, in start order).
+    owners : list of ndarray
+        :func:`step_owners` of ``store``.
+    first : int
+        Id of the block's first window.
+    block_outputs : ndarray of shape (n_block, ..., n_columns, length)
+        Outputs of windows ``first`` to ``first + n_block - 1``.
+
+    Returns
+    -------
+    list of (series, steps, values)
+        For each series with steps owned by the block: the series' position, the slice of its
+        steps and the picked outputs ``(..., n, n_columns)``.
+    """
+    last = first + len(block_outputs)
+    pieces = []
+    for series in np.unique(store.series_of_window[first:last]):
+        series_owners = owners[int(series)]
+        begin, end = np.searchsorted(series_owners, [first, last])
+        if begin == end:
+            continue
+        steps = np.arange(begin, end)
+        picked = _pick(store, series_owners, block_outputs, first, steps)
+        pieces.append((int(series), slice(int(begin), int(end)), picked))
+    return pieces
+
+
+def _pick(
+    store: WindowStore,
+    owners: np.ndarray,
+    outputs: np.ndarray,
+    first: int,
+    steps: np.ndarray,
+) -> np.ndarray:
+    """Outputs ``(..., len(steps), n_columns)`` of ``steps`` from their owning windows."""
+    windows = owners[steps]
+    picked = outputs[windows - first, ..., steps - store.local_starts[windows]]
+    # picked: (n_steps, ..., n_columns) -> (..., n_steps, n_columns)
+    return np.moveaxis(picked, 0, -2)
