@@ -190,67 +190,43 @@ def test_multi_series_file(files, tmp_path):
     assert main(["evaluate", "-m", str(out), "-d", str(data), "-q"]) == EXIT_OK
 
 
-@pytest.mark.parametrize(
-    "argv, fragment",
-    [
-        (
-            ["fit", "-c", TINY, "-d", "{folder}/missing.csv", "-o", "{folder}/x"],
-            "missing.csv: no such file",
-        ),
-        (
-            ["fit", "-c", TINY, "-d", "{folder}/air.xlsx", "-o", "{folder}/x"],
-            "unsupported file type",
-        ),
-        (
-            ["fit", "-c", TINY, "-d", "{csv}", "-o", "{folder}/x", "--time-column", "when"],
-            "no column 'when'",
-        ),
-        (
-            ["fit", "-c", "{folder}/bad.yaml", "-d", "{csv}", "-o", "{folder}/x"],
-            "unknown key 'chanels'",
-        ),
-        (
-            ["impute", "-m", "{folder}/nomodel", "-d", "{csv}", "-o", "{folder}/o.csv"],
-            "does not exist",
-        ),
-        (
-            ["detect", "-m", "{model}", "-d", "{csv}", "-o", "{folder}/o.csv"],
-            "needs a detector model",
-        ),
-        (
-            ["impute", "-m", "{model}", "-d", "{folder}/fewer.csv", "-o", "{folder}/o.csv"],
-            "missing column(s)",
-        ),
-        (["fit", "-d", "{csv}"], "required"),
-        (["fit", "-c", TINY, "-d", "{csv}", "-o", "{csv}"], "exists and is a file"),
-        (["fit", "-c", "no_such_preset", "-d", "{csv}", "-o", "{folder}/x"], "tiny_detector"),
-        (
-            ["impute", "-m", "{folder}/nomodel", "-d", "{csv}", "-o", "{folder}/o.xlsx"],
-            "unsupported file type",
-        ),
-        (
-            ["impute", "-m", "{folder}/nomodel", "-d", "{csv}", "-o", "{csv}/o.csv"],
-            "is a file, so the folder cannot be created",
-        ),
-        (
-            ["detect", "-m", "{folder}/nomodel", "-d", "{csv}", "-o", "{folder}"],
-            "unsupported file type",
-        ),
-        (
-            ["evaluate", "-m", "{folder}/nomodel", "-d", "{csv}", "-o", "{folder}/no/m.json"],
-            "does not exist; create it first",
-        ),
-        (
-            ["impute", "-m", "{model}", "-d", "{csv}", "-o", "{folder}/o.csv", "--n-samples", "0"],
-            "must be >= 1",
-        ),
-    ],
-)
-def test_usage_errors_exit_2(files, model_dir, capsys, argv, fragment):
+# Each case: the command line (split at spaces; {folder}, {csv}, {model} filled in) and a
+# fragment of the message it must print.
+USAGE_ERRORS = [
+    ("fit -c tiny -d {folder}/missing.csv -o {folder}/x", "missing.csv: no such file"),
+    ("fit -c tiny -d {folder}/air.xlsx -o {folder}/x", "unsupported file type"),
+    ("fit -c tiny -d {csv} -o {folder}/x --time-column when", "no column 'when'"),
+    ("fit -c {folder}/bad.yaml -d {csv} -o {folder}/x", "unknown key 'chanels'"),
+    ("impute -m {folder}/nomodel -d {csv} -o {folder}/o.csv", "does not exist"),
+    ("detect -m {model} -d {csv} -o {folder}/o.csv", "needs a detector model"),
+    ("impute -m {model} -d {folder}/fewer.csv -o {folder}/o.csv", "missing column(s)"),
+    ("fit -d {csv}", "required"),
+    ("fit -c tiny -d {csv} -o {csv}", "exists and is a file"),
+    ("fit -c no_such_preset -d {csv} -o {folder}/x", "tiny_detector"),
+    ("impute -m {folder}/nomodel -d {csv} -o {folder}/o.xlsx", "unsupported file type"),
+    (
+        "impute -m {folder}/nomodel -d {csv} -o {csv}/o.csv",
+        "is a file, so the folder cannot be created",
+    ),
+    ("detect -m {folder}/nomodel -d {csv} -o {folder}", "unsupported file type"),
+    (
+        "evaluate -m {folder}/nomodel -d {csv} -o {folder}/no/m.json",
+        "does not exist; create it first",
+    ),
+    ("impute -m {model} -d {csv} -o {folder}/o.csv --n-samples 0", "must be >= 1"),
+    ("fit -c tiny -d {csv} -o {folder}/x --ckpt-path {folder}/none.ckpt", "no such checkpoint"),
+    ("fit -c tiny -d {csv} -o {folder}/x --warm-start {model}", "drop --config"),
+    ("fit -d {csv} -o {folder}/x --warm-start {folder}/nomodel", "does not exist"),
+]
+
+
+@pytest.mark.parametrize("command, fragment", USAGE_ERRORS)
+def test_usage_errors_exit_2(files, model_dir, capsys, command, fragment):
     folder = files["folder"]
     (folder / "bad.yaml").write_text("model:\n  chanels: 8\n")
     files["table"].drop(columns=files["table"].columns[1]).to_csv(folder / "fewer.csv", index=False)
     names = {"folder": folder, "csv": files["csv"], "model": model_dir}
+    argv = command.split()
     code = main([a.format(**names) for a in argv] + ["-q"])
     assert code == EXIT_USAGE
     err = capsys.readouterr().err
@@ -379,7 +355,7 @@ def test_score_once_samples_once():
 
 
 def test_evaluate_json_has_no_nan_and_says_why():
-    from tsdiff.cli import _detector_metrics, _json_ready
+    from tsdiff.cli._evaluate import _detector_metrics, _json_ready
 
     scores = np.array([0.1, np.nan, 0.3, 0.2])
     result, reasons = _detector_metrics(scores, np.zeros(4, dtype=int), np.array([0, 0, 1, 0]))
@@ -400,3 +376,44 @@ def test_removed_names_are_gone():
 
     assert not hasattr(tsdiff.config, "DetectorUnavailableError")
     assert not hasattr(tsdiff.evaluation, "evaluate_imputation")
+
+
+def _fitted(path: Path) -> dict:
+    return json.loads((path / "config.json").read_text())["fitted"]
+
+
+def test_fit_resumes_from_a_checkpoint(files, model_dir, tmp_path):
+    """A 1-epoch run (seed 1) writes last.ckpt; --ckpt-path continues it to 2 epochs with the
+    first epoch's history of that run, not of a fresh seed-0 run (model_dir)."""
+    ckpt = tmp_path / "ckpt"
+    tiny = (ROOT / "tsdiff" / "configs" / "tiny.yaml").read_text()
+    text = tiny.replace("trainer:\n", f"trainer:\n  checkpoint_dir: {ckpt}\n")
+    assert text != tiny
+    config = tmp_path / "ckpt.yaml"
+    config.write_text(text)
+    base = ["fit", "-c", str(config), "-d", str(files["csv"]), "-q"]
+    assert main([*base, "-o", str(tmp_path / "one"), "--max-epochs", "1", "--seed", "1"]) == EXIT_OK
+    assert (ckpt / "last.ckpt").is_file()
+    resume = ["-o", str(tmp_path / "two"), "--seed", "0", "--ckpt-path", str(ckpt / "last.ckpt")]
+    assert main([*base, *resume]) == EXIT_OK
+    one, two, fresh = _fitted(tmp_path / "one"), _fitted(tmp_path / "two"), _fitted(model_dir)
+    assert two["n_epochs_"] == fresh["n_epochs_"] == 2
+    assert two["history_"][0] == one["history_"][0] != fresh["history_"][0]
+
+
+def test_fit_warm_start_fine_tunes_a_saved_model(files, model_dir, tmp_path):
+    from tsdiff.persistence import load_estimator
+
+    out = tmp_path / "warm"
+    argv = ["fit", "-d", str(files["csv"]), "-o", str(out), "--warm-start", str(model_dir)]
+    assert main([*argv, "--max-epochs", "1", "-q"]) == EXIT_OK
+    saved = json.loads((out / "config.json").read_text())
+    assert saved["metadata"]["warm_start"] == str(model_dir)
+    assert saved["metadata"]["data"]["time_column"] == "time"
+    assert saved["fitted"]["n_epochs_"] == 1
+    before, after = load_estimator(model_dir), load_estimator(out)
+    np.testing.assert_array_equal(after.scaler_.mean_, before.scaler_.mean_)
+    pairs = zip(
+        before.model_.state_dict().values(), after.model_.state_dict().values(), strict=True
+    )
+    assert any(not np.array_equal(a.numpy(), b.numpy()) for a, b in pairs)

@@ -87,6 +87,16 @@ def test_tiny_preset_maps_to_the_new_parameter_names():
     assert config.evaluate.fraction == 0.1 and config.tracking.enabled is False
 
 
+def test_trainer_checkpoint_dir_reaches_trainer_kwargs(tmp_path):
+    path = _write(tmp_path, "trainer:\n  accelerator: cpu\n  checkpoint_dir: runs/ckpt\n")
+    kwargs = estimator_kwargs(load_config(path))[1]
+    assert kwargs["trainer_kwargs"] == {"accelerator": "cpu", "checkpoint_dir": "runs/ckpt"}
+    assert build_estimator(load_config(path)).trainer_kwargs["checkpoint_dir"] == "runs/ckpt"
+    with pytest.raises(ConfigError) as info:
+        load_config(_write(tmp_path, "trainer:\n  checkpoint_dir: 3\n"))
+    assert info.value.key == "trainer.checkpoint_dir"
+
+
 def test_detector_preset_maps_components():
     kind, kwargs = estimator_kwargs(load_config("smd"))
     assert kind == "detector"

@@ -70,27 +70,37 @@ def _save(estimator: Any, folder: Path) -> None:
     estimator.save(folder)
 
 
+def _fit(args: argparse.Namespace, preset: str, data: Any, **overrides: Any) -> tuple[Any, float]:
+    """Fit a preset on ``data`` with the run's trainer, seed and verbosity."""
+    from tsdiff.demo import fit_preset
+
+    return fit_preset(
+        preset,
+        data,
+        trainer_kwargs=_trainer(args),
+        random_state=args.seed,
+        verbose=not args.quiet,
+        **overrides,
+    )
+
+
 def train_imputer(args: argparse.Namespace) -> tuple[Any, dict[str, Any]]:
     """Fit the demo imputer on the training years; returns it and its training facts."""
     from tsdiff.datasets import load_beijing_pm
-    from tsdiff.demo import IMPUTER_PRESET, QUICK_IMPUTER_PRESET, QUICK_TRAIN_ROWS, _estimator
+    from tsdiff.demo import IMPUTER_PRESET, QUICK_IMPUTER_PRESET, QUICK_TRAIN_ROWS
 
     data = load_beijing_pm("train")
     if args.quick:
         data = data.iloc[-QUICK_TRAIN_ROWS:]
     preset = QUICK_IMPUTER_PRESET if args.quick else IMPUTER_PRESET
-    imputer, _ = _estimator(
+    imputer, seconds = _fit(
+        args,
         preset,
+        data,
         max_time=args.max_time_imputer,
         train_stride=args.train_stride,
         batch_size=args.batch_size,
-        trainer_kwargs=_trainer(args),
-        random_state=args.seed,
-        verbose=not args.quiet,
     )
-    start = time.perf_counter()
-    imputer.fit(data)
-    seconds = time.perf_counter() - start
     facts = {
         "preset": preset,
         "data": f"load_beijing_pm('train'): {data.index[0]} .. {data.index[-1]}, "
@@ -110,22 +120,13 @@ def train_imputer(args: argparse.Namespace) -> tuple[Any, dict[str, Any]]:
 def train_detector(args: argparse.Namespace) -> tuple[Any, dict[str, Any]]:
     """Fit the demo detector on the server-metrics training slice."""
     from tsdiff.datasets import load_server_metrics
-    from tsdiff.demo import DETECTOR_PRESET, QUICK_DETECTOR_PRESET, _estimator
+    from tsdiff.demo import DETECTOR_PRESET, QUICK_DETECTOR_PRESET
 
     train = load_server_metrics("train")
     if args.quick:
         train = train.iloc[:400]
     preset = QUICK_DETECTOR_PRESET if args.quick else DETECTOR_PRESET
-    detector, _ = _estimator(
-        preset,
-        max_time=args.max_time_detector,
-        trainer_kwargs=_trainer(args),
-        random_state=args.seed,
-        verbose=not args.quiet,
-    )
-    start = time.perf_counter()
-    detector.fit(train)
-    seconds = time.perf_counter() - start
+    detector, seconds = _fit(args, preset, train, max_time=args.max_time_detector)
     facts = {
         "preset": preset,
         "data": f"load_server_metrics('train'): {train.shape[0]} minutes",

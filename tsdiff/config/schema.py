@@ -108,6 +108,9 @@ class TrainerSection(_Section):
     accumulate_grad_batches: int = Field(default=1, ge=1)
     deterministic: bool | None = None
     log_every_n_steps: int = Field(default=50, ge=1)
+    #: Folder for ``last.ckpt`` and the best epoch's checkpoint (relative to the working
+    #: directory); resume with ``tsdiff fit --ckpt-path`` or ``fit(X, ckpt_path=...)``.
+    checkpoint_dir: str | None = None
 
 
 class ComponentSection(BaseModel):
