@@ -8,6 +8,8 @@ conditioning) is computed once per window and shared by its samples.
 from __future__ import annotations
 
 import contextlib
+import sys
+import time
 from collections.abc import Iterator
 
 import numpy as np
@@ -47,6 +49,82 @@ def precision_autocast(
     return contextlib.nullcontext()
 
 
+#: A sampling run expected to take longer than this (seconds) is announced with its estimate.
+ANNOUNCE_AFTER_SECONDS = 60.0
+
+
+class SamplingProgress:
+    """One progress bar over the network calls of a sampling run, which may span several calls
+    of :func:`sample_windows` (long inputs are sampled block by block).
+
+    Once a few calls have been timed, a run expected to take more than
+    :data:`ANNOUNCE_AFTER_SECONDS` says so in one line above the bar.
+
+    Parameters
+    ----------
+    total_calls : int
+        Network calls of the whole run (:func:`count_network_calls`).
+    enabled : bool
+        Show the bar and the estimate; ``False`` keeps the console silent.
+    what : str
+        What is sampled, for the estimate line (e.g. ``"20 samples of 1000 windows"``).
+    """
+
+    def __init__(self, total_calls: int, enabled: bool = True, what: str = "sampling") -> None:
+        self.total_calls = int(total_calls)
+        self.enabled = bool(enabled)
+        self.what = what
+        self.expected_seconds: float | None = None
+        self._done = 0
+        self._started: float | None = None
+        self._bar = tqdm(
+            total=self.total_calls, desc="sampling", unit="step", disable=not enabled, leave=False
+        )
+
+    def start(self) -> None:
+        """Start the clock (at the first network call, so set-up is not counted)."""
+        if self._started is None:
+            self._started = time.perf_counter()
+
+    def update(self, calls: int = 1) -> None:
+        """Count finished network calls; estimate the run's duration once."""
+        self._done += calls
+        self._bar.update(calls)
+        if self.expected_seconds is None and self._started is not None:
+            elapsed = time.perf_counter() - self._started
+            if self._done >= max(3, self.total_calls // 50) or elapsed > 10.0:
+                self.expected_seconds = elapsed / self._done * self.total_calls
+                if self.enabled and self.expected_seconds > ANNOUNCE_AFTER_SECONDS:
+                    minutes = self.expected_seconds / 60.0
+                    self._bar.write(
+                        f"tsdiff: {self.what}: {self.total_calls} network calls, expected to "
+                        f"take about {minutes:.0f} min on {self._device_text()}",
+                        file=sys.stderr,
+                    )
+
+    def _device_text(self) -> str:
+        if torch.cuda.is_available() and torch.cuda.is_initialized():
+            return "this GPU"
+        return f"{torch.get_num_threads()} CPU thread(s)"
+
+    def close(self) -> None:
+        """Remove the bar."""
+        self._bar.close()
+
+
+def count_network_calls(n_windows: int, n_samples: int, batch_size: int, n_timesteps: int) -> int:
+    """Network calls :func:`sample_windows` makes for ``n_windows`` windows.
+
+    Parameters
+    ----------
+    n_windows, n_samples, batch_size : int
+        As given to :func:`sample_windows`.
+    n_timesteps : int
+        Reverse steps of the sampler after ``set_timesteps`` (its ``timesteps`` length).
+    """
+    return sum(1 for _ in _chunks(n_windows, n_samples, batch_size)) * n_timesteps
+
+
 @torch.no_grad()
 def sample_windows(
     network: CSDIDenoiser,
@@ -61,7 +139,7 @@ def sample_windows(
     seed: int | None = None,
     device: str | torch.device = "cpu",
     precision: str = "32-true",
-    progress: bool = True,
+    progress: bool | SamplingProgress = True,
     condition_masks: np.ndarray | None = None,
 ) -> np.ndarray:
     """Draw imputation samples for every window of ``store``.
@@ -88,8 +166,9 @@ def sample_windows(
     device : str or torch.device
     precision : str
         ``"32-true"``, ``"bf16-mixed"`` or ``"16-mixed"``: autocast for the network.
-    progress : bool
-        Show a progress bar over network calls.
+    progress : bool or SamplingProgress
+        Show a progress bar over network calls; a :class:`SamplingProgress` is updated (and
+        left open) instead, so that several calls share one bar.
     condition_masks : ndarray of shape (n_windows, n_columns, length), optional
         Boolean masks ANDed with the observed mask: cells where it is False are hidden from the
         model and imputed even if observed (used for reconstruction-based anomaly scores).
@@ -121,13 +200,13 @@ def sample_windows(
         )
     out = np.empty((n_windows, n_samples, store.values.shape[1], store.length), dtype=np.float32)
     chunks = list(_chunks(n_windows, n_samples, batch_size))
-    bar = tqdm(
-        total=len(chunks) * len(timesteps),
-        desc="sampling",
-        unit="step",
-        disable=not progress,
-        leave=False,
+    shared = isinstance(progress, SamplingProgress)
+    bar = (
+        progress
+        if isinstance(progress, SamplingProgress)
+        else SamplingProgress(len(chunks) * len(timesteps), enabled=bool(progress))
     )
+    bar.start()
     for window_slice, sample_slice in chunks:
         diffusion_sampler.set_timesteps(sampling_steps)  # clears multistep state per chunk
         ids = np.arange(n_windows)[window_slice]
@@ -156,5 +235,6 @@ def sample_windows(
         cond = observed.unsqueeze(1)
         x = cond * values.unsqueeze(1) + (1.0 - cond) * x
         out[window_slice, sample_slice] = x.float().cpu().numpy()
-    bar.close()
+    if not shared:
+        bar.close()
     return out

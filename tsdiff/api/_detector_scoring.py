@@ -96,13 +96,16 @@ class DetectorScoring(DiffusionEstimatorBase):
         condition_masks: np.ndarray | None = None,
         batch_size: int | None = None,
         network: Any = None,
+        progress: Any = None,
+        block: int = 0,
         start_step: int | None = None,
         row_offset: int = 0,
         base_seed: int | None = None,
     ) -> np.ndarray:
         """Samples ``(n_windows, n_samples, K, L)`` with each window's noise seeded on its own
         (:mod:`tsdiff.scoring.seeded`; DDIM with the model's ``eta``); ``start_step``: SDEdit
-        from the windows' own values noised to that step."""
+        from the windows' own values noised to that step. ``progress`` and ``block`` are
+        accepted for the shared signature: the per-window seeds make blocks irrelevant."""
         from tsdiff.diffusion.schedules import NoiseSchedule
         from tsdiff.scoring.seeded import sample_seeded, window_seeds
 

@@ -125,17 +125,7 @@ class ImputerCalibration(DiffusionEstimatorBase):
         weight, self.interval_scale_ = fit_blend_and_scale(draws, values[hidden], interpolated)
         self.blend_weights_ = np.full(self.n_features_in_, weight)
 
-    def _calibrated(
-        self, samples: np.ndarray, standardised: np.ndarray, stamps: np.ndarray
-    ) -> np.ndarray:
-        """One series' standardised samples ``(S, n, K)`` with the fitted blend and scale (as
-        drawn when the sampler settings differ from those calibrated in fit)."""
-        if getattr(self, "calibrated_sampler_", None) != self._sampler_key():
-            return samples
-        weight = float(self.blend_weights_[0])
-        baseline = None
-        if weight < 1.0:
-            from tsdiff.data.interpolation import interpolate_series
-
-            baseline = interpolate_series(standardised, stamps)
-        return apply_blend_and_scale(samples, baseline, weight, float(self.interval_scale_))
+    def _is_calibrated(self) -> bool:
+        """Whether the fitted blend and interval scale apply: they were learnt for the current
+        sampler settings (samples are used as drawn otherwise)."""
+        return getattr(self, "calibrated_sampler_", None) == self._sampler_key()

@@ -11,10 +11,32 @@ from typing import Any
 
 import numpy as np
 
-from tsdiff.api._imputer_calibration import ImputerCalibration
+from tsdiff.api._imputer_calibration import ImputerCalibration, apply_blend_and_scale
 from tsdiff.api._memory import check_memory
 from tsdiff.data.frames import ParsedInput, SeriesSet
-from tsdiff.data.windows import stitch
+from tsdiff.data.windows import WindowStore, step_owners, stitch_block
+from tsdiff.diffusion.samplers import make_sampler
+from tsdiff.inference import SamplingProgress, count_network_calls
+
+#: Bytes of window samples (float32) drawn and reduced at a time by ``transform`` and
+#: ``predict_interval``: a long input is sampled in blocks of this size.
+BLOCK_BYTES = 256 * 2**20
+
+#: Maps one block's samples ``(n_samples, n, n_columns)`` to ``(*r, n, n_columns)``.
+SampleReducer = Callable[[np.ndarray], np.ndarray]
+
+
+def _median(samples: np.ndarray) -> np.ndarray:
+    return np.asarray(np.median(samples, axis=0))
+
+
+def _windows_with_gaps(store: WindowStore) -> np.ndarray:
+    """Whether each window has a missing cell within its series' true length."""
+    rows = store.starts[:, None] + np.arange(store.length)
+    valid = np.zeros(len(store.values), dtype=bool)
+    for offset, n in zip(store.offsets, store.lengths, strict=True):
+        valid[offset : offset + n] = True
+    return np.asarray((~store.observed[rows] & valid[rows][:, :, None]).any(axis=(1, 2)))
 
 
 class ImputerOutput(ImputerCalibration):
@@ -24,10 +46,17 @@ class ImputerOutput(ImputerCalibration):
     #: :meth:`OutputContainerMixin._wrap_output <tsdiff.api._output.OutputContainerMixin>`.
     _wrap_output: Callable[[Any, ParsedInput], Any]
 
-    def _draw_samples(self, series: SeriesSet, n_samples: int) -> list[np.ndarray]:
-        """Samples in original units, per series ``(n_samples, n_steps, n_columns)``.
+    def _draw_samples(
+        self, series: SeriesSet, n_samples: int, reduce: SampleReducer | None = None
+    ) -> list[np.ndarray]:
+        """Samples in original units reduced per cell, per series ``(*r, n_steps, n_columns)``.
 
-        Windows without a missing cell are not sampled. Observed cells hold their exact input
+        ``reduce`` maps one block's samples ``(n_samples, n, n_columns)`` to ``(*r, n,
+        n_columns)`` (e.g. their median); without it every sample is kept (``r`` is
+        ``(n_samples,)``). Windows are sampled block by block (:data:`BLOCK_BYTES` of samples
+        at a time) and each block is stitched, calibrated and reduced before the next, so a
+        reduced output needs memory for one block and the result only, however long the input.
+        Windows without a missing cell are not sampled; observed cells hold their exact input
         value in every sample.
         """
         for position, values in enumerate(series.values):
@@ -38,49 +67,105 @@ class ImputerOutput(ImputerCalibration):
                 )
         n_rows = sum(len(v) for v in series.values)
         n_columns = self.n_features_in_
-        store = self._window_store(series, self.inference_stride or self.window_length)
-        check_memory(
-            # window samples (float32) + stitched samples, calibrated and in original units
-            # (three float64 copies of n_samples x n_rows x n_columns)
-            n_samples * n_columns * (store.n_windows * store.length * 4 + n_rows * 8 * 3),
-            f"Sampling {n_samples} samples of {n_rows} rows x {n_columns} columns",
-            "lower n_samples, or pass the rows in chunks (each chunk is imputed from its own "
-            "context).",
-        )
-        rows = store.starts[:, None] + np.arange(store.length)
-        valid = np.zeros(len(store.values), dtype=bool)
-        for offset, n in zip(store.offsets, store.lengths, strict=True):
-            valid[offset : offset + n] = True
-        needs = (~store.observed[rows] & valid[rows][:, :, None]).any(axis=(1, 2))
-        window_samples = np.broadcast_to(
-            store.values[rows].transpose(0, 2, 1)[:, None],
-            (store.n_windows, n_samples, store.values.shape[1], store.length),
-        ).copy()
-        if needs.any():
-            start = time.perf_counter()
-            window_samples[needs] = self._sample_windows(
-                store.subset(np.flatnonzero(needs)),
-                n_samples=n_samples,
-                sampler=self.sampler,
-                sampling_steps=self.sampling_steps,
-                batch_size=self.inference_batch_size,
+        if reduce is None:
+            check_memory(
+                # the samples returned (float64) and a working copy of them
+                n_samples * n_rows * n_columns * 8 * 2,
+                f"Sampling {n_samples} samples of {n_rows} rows x {n_columns} columns",
+                "lower n_samples, use transform or predict_interval (they reduce the samples "
+                "as they are drawn), or pass the rows in chunks.",
             )
-            self.last_sampling_seconds_ = time.perf_counter() - start
-        results = []
+        store = self._window_store(series, self.inference_stride or self.window_length)
+        needs = _windows_with_gaps(store)
+        per_window = n_samples * n_columns * store.length * 4
+        block = max(1, BLOCK_BYTES // per_window)
+        progress = self._progress_for(store, needs, n_samples, block)
+        owners = step_owners(store)
         standardised = self._standardise(series)
-        for samples, original, scaled, stamps in zip(
-            stitch(store, window_samples),
-            series.values,
-            standardised,
-            series.timestamps,
-            strict=True,
-        ):
-            calibrated = self._calibrated(samples.astype(np.float64), scaled, stamps)
-            values = self.scaler_.inverse_transform(calibrated)
-            observed = ~np.isnan(original)
-            values[:, observed] = original[observed]
-            results.append(values)
-        return results
+        calibration = self._calibration(standardised, series.timestamps)
+        results: list[np.ndarray | None] = [None] * len(series.values)
+        sampling_seconds = 0.0
+        try:
+            for number, first in enumerate(range(0, store.n_windows, block)):
+                ids = np.arange(first, min(first + block, store.n_windows))
+                rows = store.starts[ids][:, None] + np.arange(store.length)
+                window_samples = np.broadcast_to(
+                    store.values[rows].transpose(0, 2, 1)[:, None],
+                    (len(ids), n_samples, n_columns, store.length),
+                ).copy()
+                if needs[ids].any():
+                    start = time.perf_counter()
+                    window_samples[needs[ids]] = self._sample_windows(
+                        store.subset(ids[needs[ids]]),
+                        n_samples=n_samples,
+                        sampler=self.sampler,
+                        sampling_steps=self.sampling_steps,
+                        batch_size=self.inference_batch_size,
+                        progress=progress,
+                        block=number,
+                    )
+                    sampling_seconds += time.perf_counter() - start
+                for position, steps, picked in stitch_block(store, owners, first, window_samples):
+                    values = self._in_original_units(
+                        picked.astype(np.float64),
+                        series.values[position][steps],
+                        None if calibration is None else calibration[position][steps],
+                    )
+                    reduced = values if reduce is None else reduce(values)
+                    target = results[position]
+                    if target is None:
+                        shape = (*reduced.shape[:-2], len(series.values[position]), n_columns)
+                        target = results[position] = np.empty(shape, dtype=np.float64)
+                    target[..., steps, :] = reduced
+        finally:
+            if progress is not None:
+                progress.close()
+        if needs.any():
+            self.last_sampling_seconds_ = sampling_seconds
+        return [r for r in results if r is not None]
+
+    def _progress_for(
+        self, store: WindowStore, needs: np.ndarray, n_samples: int, block: int
+    ) -> SamplingProgress | None:
+        """One progress bar over every block's network calls (None when nothing is sampled)."""
+        if not needs.any():
+            return None
+        sampler = make_sampler(self.sampler, self._schedule())
+        sampler.set_timesteps(self.sampling_steps)
+        per_call = self._inference_batch_size(self.inference_batch_size)
+        counts = np.add.reduceat(needs.astype(np.int64), np.arange(0, store.n_windows, block))
+        total = sum(
+            count_network_calls(int(n), n_samples, per_call, len(sampler.timesteps))
+            for n in counts
+            if n
+        )
+        what = f"{n_samples} samples of {int(needs.sum())} windows"
+        return SamplingProgress(total, enabled=self.verbose, what=what)
+
+    def _calibration(
+        self, standardised: list[np.ndarray], timestamps: list[np.ndarray]
+    ) -> list[np.ndarray] | None:
+        """Per series, the interpolation baseline the fitted blend pulls samples towards
+        (standardised units); None when no blend applies."""
+        if not self._is_calibrated() or float(self.blend_weights_[0]) >= 1.0:
+            return None
+        from tsdiff.data.interpolation import interpolate_series
+
+        return [interpolate_series(v, t) for v, t in zip(standardised, timestamps, strict=True)]
+
+    def _in_original_units(
+        self, samples: np.ndarray, original: np.ndarray, baseline: np.ndarray | None
+    ) -> np.ndarray:
+        """Standardised samples ``(S, n, K)`` of some rows -> calibrated, in original units,
+        with the observed cells of ``original`` (``(n, K)``) restored exactly."""
+        if self._is_calibrated():
+            samples = apply_blend_and_scale(
+                samples, baseline, float(self.blend_weights_[0]), float(self.interval_scale_)
+            )
+        values = self.scaler_.inverse_transform(samples)
+        observed = ~np.isnan(original)
+        values[:, observed] = original[observed]
+        return values
 
     def _missing(self, parsed: ParsedInput) -> list[np.ndarray]:
         return [np.isnan(v) for v in parsed.values]
@@ -105,12 +190,13 @@ class ImputerOutput(ImputerCalibration):
             return self._wrap_output(
                 parsed.layout.fill(X, [v.copy() for v in parsed.values], missing), parsed
             )
-        samples = self._samples(parsed, self.n_samples)
-        medians = [np.median(s, axis=0) for s in samples]
+        medians = self._samples(parsed, self.n_samples, _median)
         return self._wrap_output(parsed.layout.fill(X, medians, missing), parsed)
 
-    def _samples(self, parsed: ParsedInput, n_samples: int) -> list[np.ndarray]:
-        return self._draw_samples(parsed.series(self.time_step_), n_samples)
+    def _samples(
+        self, parsed: ParsedInput, n_samples: int, reduce: SampleReducer | None = None
+    ) -> list[np.ndarray]:
+        return self._draw_samples(parsed.series(self.time_step_), n_samples, reduce)
 
     def sample(self, X: Any, n_samples: int | None = None) -> Any:
         """Draw imputation samples.
@@ -160,9 +246,10 @@ class ImputerOutput(ImputerCalibration):
                 UserWarning,
                 stacklevel=2,
             )
-        samples = self._samples(parsed, self.n_samples)
         tail = (1.0 - coverage) / 2.0
-        bounds = [np.quantile(s, [tail, 1.0 - tail], axis=0) for s in samples]
+        bounds = self._samples(
+            parsed, self.n_samples, lambda s: np.quantile(s, [tail, 1.0 - tail], axis=0)
+        )
         lower = parsed.layout.frames([b[0] for b in bounds])
         upper = parsed.layout.frames([b[1] for b in bounds])
         return lower, upper

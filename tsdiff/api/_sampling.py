@@ -29,6 +29,16 @@ def _local_rank() -> int:
     return int(value) if value.isdigit() else 0
 
 
+def block_seed(random_state: Any, block: int) -> int | None:
+    """The sampling seed of block ``block`` of a long input (``random_state`` for block 0)."""
+    if random_state is None:
+        return None
+    if block == 0:
+        return int(random_state)
+    sequence = np.random.SeedSequence([int(random_state) & 0xFFFFFFFF, int(block)])
+    return int(sequence.generate_state(1)[0])
+
+
 class EstimatorSampling(EstimatorInput):
     """Draw samples of windows with the fitted network on the configured device."""
 
@@ -84,11 +94,16 @@ class EstimatorSampling(EstimatorInput):
         condition_masks: np.ndarray | None = None,
         batch_size: int | None = None,
         network: Any = None,
+        progress: Any = None,
+        block: int = 0,
     ) -> np.ndarray:
         """Samples ``(n_windows, n_samples, K, L)`` of ``store``'s windows (standardised units).
 
         The one place the estimators call the sampler; the network is moved back to the CPU
-        afterwards.
+        afterwards. ``progress`` is a shared :class:`~tsdiff.inference.SamplingProgress` (else
+        a bar of its own when verbose); ``block`` numbers the blocks of a long input sampled
+        one after the other: block 0 is seeded with ``random_state``, later ones with seeds
+        derived from it, so that blocks do not repeat each other's noise.
         """
         from tsdiff.inference import sample_windows
 
@@ -114,10 +129,10 @@ class EstimatorSampling(EstimatorInput):
                 sampling_steps=sampling_steps,
                 eta=config.eta,
                 batch_size=per_call,
-                seed=self.random_state,
+                seed=block_seed(self.random_state, block),
                 device=self._inference_device(),
                 precision=self._inference_precision(),
-                progress=self.verbose,
+                progress=self.verbose if progress is None else progress,
                 condition_masks=condition_masks,
             )
         finally:

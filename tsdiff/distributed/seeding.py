@@ -41,6 +41,7 @@ def window_seeded(estimator: Any, row_offset: int) -> Any:
 
     def sample(store: Any, **kwargs: Any) -> np.ndarray:
         masks = kwargs.pop("condition_masks", None)
+        kwargs.pop("block", None)  # each window is seeded by its row alone, not by its block
         out: np.ndarray | None = None
         for w in range(store.n_windows):
             mask = None if masks is None else masks[w : w + 1]
