@@ -84,3 +84,18 @@ def test_calibrated_intervals_reach_nominal_coverage_on_new_data() -> None:
     imputer._calibrate_on_held_out(None)  # drop the calibration: back to the raw samples
     lower, upper = imputer.predict_interval(test.mask(hidden), coverage=0.9)
     assert coverage(test.to_numpy(), lower.to_numpy(), upper.to_numpy(), hidden) < reached
+
+
+def test_calibrate_relearns_for_a_changed_sampler_and_refuses_empty_data() -> None:
+    frame = _smooth(300)
+    imputer = TSDiffImputer(**TINY).fit(frame)
+    fitted_scale = imputer.interval_scale_
+    imputer.set_params(sampler="ddim", sampling_steps=2)
+    assert not imputer._is_calibrated()  # samples are used as drawn until calibrated again
+    assert imputer.calibrate(frame.iloc[150:]) is imputer
+    assert imputer._is_calibrated()
+    assert imputer.calibrated_sampler_ == ["ddim", 2, 0.0]
+    assert 0.2 <= imputer.interval_scale_ <= 20.0
+    assert imputer.interval_scale_ != fitted_scale
+    with pytest.raises(ValueError, match="nothing to condition on"):
+        imputer.calibrate(frame.iloc[:50] * np.nan)

@@ -3,7 +3,7 @@ cells (:class:`ImputerCalibration`, on top of plain-array functions)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import torch
@@ -64,6 +64,9 @@ def apply_blend_and_scale(
     return samples
 
 
+_Imputer = TypeVar("_Imputer", bound="ImputerCalibration")
+
+
 class ImputerCalibration(DiffusionEstimatorBase):
     """Learn the imputer's blend weight and interval scale on held-out cells, and apply them."""
 
@@ -78,6 +81,28 @@ class ImputerCalibration(DiffusionEstimatorBase):
 
     def _sampler_key(self) -> list[Any]:
         return [self.sampler, int(self.sampling_steps), float(self.model_config_.eta)]
+
+    def calibrate(self: _Imputer, X: Any) -> _Imputer:
+        """Re-learn the blend weight and interval scale on ``X`` for the current sampler
+        settings (network unchanged).
+
+        ``fit`` learns them for the sampler settings it ran with; after changing ``sampler``,
+        ``sampling_steps`` or ``calibration_windows`` with ``set_params``, samples are used as
+        drawn until the imputer is calibrated again.
+
+        Parameters
+        ----------
+        X : DataFrame, list of DataFrames, MultiIndex DataFrame, or ndarray
+            Data the model was not trained on, with the columns seen in ``fit``: observed cells
+            of up to ``calibration_windows`` of its windows are hidden and imputed.
+
+        Returns
+        -------
+        self : TSDiffImputer
+        """
+        parsed = self._check_fitted_input(X)
+        self._calibrate_on_held_out(parsed.series(self.time_step_))
+        return self
 
     def _calibrate_on_held_out(self, series: SeriesSet) -> None:
         """Learn ``blend_weights_`` and ``interval_scale_`` on held-out cells.
