@@ -113,6 +113,42 @@ def test_ddp_fit_trains_and_ranks_agree(tmp_path: Path) -> None:
     assert len(client.search_runs([experiment.experiment_id])) == 1
 
 
+DETECTOR_SCRIPT = """
+import hashlib, json
+import numpy as np, torch
+torch.set_num_threads(1)
+from tsdiff import TSDiffAnomalyDetector
+from tsdiff.scoring import MaskedReimputationScorer
+
+rng = np.random.default_rng(0)
+X = np.sin(np.arange(160)[:, None] / 5.0 + np.arange(2)) + 0.1 * rng.standard_normal((160, 2))
+detector = TSDiffAnomalyDetector(
+    window_length=16, train_stride=4, max_epochs=1, batch_size=16, model={model},
+    scorer=MaskedReimputationScorer(n_masks=2, strip_length=8, n_samples=2, sampling_steps=2),
+    random_state=None, verbose=False,
+    trainer_kwargs={{"accelerator": "cpu", "strategy": "ddp", "devices": 2,
+                     "precision": "32-true"}},
+)
+detector.fit(X)
+rank = torch.distributed.get_rank()
+with open(f"detector{{rank}}.json", "w") as handle:
+    json.dump({{
+        "threshold": detector.threshold_,
+        "scores": hashlib.sha256(detector.decision_scores_.tobytes()).hexdigest(),
+        "labels": detector.labels_.tolist(),
+    }}, handle)
+"""
+
+
+def test_ddp_detector_calibration_is_rank_zeros(tmp_path: Path) -> None:
+    # random_state=None: each process draws its own scoring noise, so without taking rank 0's
+    # calibration the two processes would end with different thresholds
+    (tmp_path / "detector_ddp.py").write_text(textwrap.dedent(DETECTOR_SCRIPT.format(model=MODEL)))
+    _run(["detector_ddp.py"], tmp_path)
+    first, second = (json.loads((tmp_path / f"detector{r}.json").read_text()) for r in (0, 1))
+    assert first == second
+
+
 def test_cli_fit_with_ddp_trainer_section_saves_one_model(tmp_path: Path) -> None:
     rng = np.random.default_rng(1)
     frame = pd.DataFrame(

@@ -219,6 +219,17 @@ class TSDiffAnomalyDetector(PyODReadMixin):
                 )
                 held_out = parsed.series(self.time_step_)
             self._calibrate(held_out)
+            # each process scored the calibration part on its own device: keep rank 0's parts
+            self._agree_across_ranks(
+                (
+                    "scorer_",
+                    "aggregator_",
+                    "thresholder_",
+                    "threshold_",
+                    "decision_scores_",
+                    "labels_",
+                )
+            )
         return self
 
     @classmethod
