@@ -40,7 +40,7 @@ from tsdiff.diffusion.schedules import NoiseSchedule
 
 SAMPLERS: tuple[str, ...] = ("ddim", "ddpm", "dpmpp_2m")
 TIMESTEP_SPACINGS: tuple[str, ...] = ("linspace", "trailing")
-# Spacing each sampler uses when none is given (benchmarks/impute_aqi36.py --sampler-table).
+# Spacing each sampler uses when none is given (python -m benchmarks.impute_aqi36 --sampler-table).
 DEFAULT_TIMESTEP_SPACING: dict[str, str] = {
     "ddim": "linspace",
     "ddpm": "linspace",
