@@ -19,8 +19,9 @@ from tsdiff.diffusion.samplers import make_sampler
 from tsdiff.inference import SamplingProgress, count_network_calls
 
 #: Bytes of window samples (float32) drawn and reduced at a time by ``transform`` and
-#: ``predict_interval``: a long input is sampled in blocks of this size.
-BLOCK_BYTES = 256 * 2**20
+#: ``predict_interval``: a long input is sampled in blocks of this size. Stitching, calibrating
+#: and converting a block to float64 in original units holds about five times as much at once.
+BLOCK_BYTES = 64 * 2**20
 
 #: Maps one block's samples ``(n_samples, n, n_columns)`` to ``(*r, n, n_columns)``.
 SampleReducer = Callable[[np.ndarray], np.ndarray]
