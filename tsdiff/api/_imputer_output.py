@@ -82,8 +82,7 @@ class ImputerOutput(ImputerCalibration):
         block = max(1, BLOCK_BYTES // per_window)
         progress = self._progress_for(store, needs, n_samples, block)
         owners = step_owners(store)
-        standardised = self._standardise(series)
-        calibration = self._calibration(standardised, series.timestamps)
+        calibration = self._calibration(series)
         results: list[np.ndarray | None] = [None] * len(series.values)
         sampling_seconds = 0.0
         try:
@@ -123,7 +122,9 @@ class ImputerOutput(ImputerCalibration):
                 progress.close()
         if needs.any():
             self.last_sampling_seconds_ = sampling_seconds
-        return [r for r in results if r is not None]
+        filled = [r for r in results if r is not None]
+        assert len(filled) == len(results), "every step of every series is stitched"
+        return filled
 
     def _progress_for(
         self, store: WindowStore, needs: np.ndarray, n_samples: int, block: int
@@ -143,16 +144,17 @@ class ImputerOutput(ImputerCalibration):
         what = f"{n_samples} samples of {int(needs.sum())} windows"
         return SamplingProgress(total, enabled=self.verbose, what=what)
 
-    def _calibration(
-        self, standardised: list[np.ndarray], timestamps: list[np.ndarray]
-    ) -> list[np.ndarray] | None:
+    def _calibration(self, series: SeriesSet) -> list[np.ndarray] | None:
         """Per series, the interpolation baseline the fitted blend pulls samples towards
         (standardised units); None when no blend applies."""
         if not self._is_calibrated() or float(self.blend_weights_[0]) >= 1.0:
             return None
         from tsdiff.data.interpolation import interpolate_series
 
-        return [interpolate_series(v, t) for v, t in zip(standardised, timestamps, strict=True)]
+        return [
+            interpolate_series(v, t)
+            for v, t in zip(self._standardise(series), series.timestamps, strict=True)
+        ]
 
     def _in_original_units(
         self, samples: np.ndarray, original: np.ndarray, baseline: np.ndarray | None
