@@ -20,19 +20,57 @@ from tsdiff.data.windows import WindowStore
 from tsdiff.diffusion.samplers import make_sampler
 from tsdiff.diffusion.schedules import NoiseSchedule
 from tsdiff.model.conditioning import Anchors
-from tsdiff.model.denoiser import CSDIDenoiser
+from tsdiff.model.denoiser import CSDIDenoiser, DenoiserContext
 
 
 def _chunks(n_windows: int, n_samples: int, batch_size: int) -> Iterator[tuple[slice, slice]]:
-    """Split (windows x samples) into rectangles of at most ``batch_size`` window-samples."""
-    if n_samples >= batch_size:
+    """Split (windows x samples) into rectangles of at most ``batch_size`` window-samples.
+
+    With more samples than ``batch_size``, each window's samples are split into pieces of
+    (nearly) equal size, so that no call is left with a small remainder; otherwise whole
+    windows are grouped.
+    """
+    if n_samples > batch_size:
+        pieces = -(-n_samples // batch_size)
+        size = -(-n_samples // pieces)
         for start in range(0, n_windows):
-            for s in range(0, n_samples, batch_size):
-                yield slice(start, start + 1), slice(s, min(s + batch_size, n_samples))
+            for s in range(0, n_samples, size):
+                yield slice(start, start + 1), slice(s, min(s + size, n_samples))
     else:
         per_chunk = max(batch_size // n_samples, 1)
         for start in range(0, n_windows, per_chunk):
             yield slice(start, min(start + per_chunk, n_windows)), slice(0, n_samples)
+
+
+def _call_shape(n_windows: int, n_samples: int, batch_size: int) -> tuple[int, int]:
+    """(windows, samples per window) of the largest network call of :func:`_chunks` (its
+    first)."""
+    for window_slice, sample_slice in _chunks(n_windows, n_samples, batch_size):
+        return window_slice.stop - window_slice.start, sample_slice.stop - sample_slice.start
+    return 0, 0
+
+
+def native_bf16_cpu() -> bool:
+    """Whether this CPU computes in bfloat16 natively (AVX-512 BF16 or AMX)."""
+    checks = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
+    for name in checks:
+        check = getattr(torch.cpu, name, None)
+        if check is not None and check():
+            return True
+    return False
+
+
+def resolve_precision(precision: str | int, device: torch.device) -> str:
+    """The Lightning precision string ``precision`` means on ``device``.
+
+    ``"auto"`` is ``"bf16-mixed"`` on a CPU with native bfloat16 (where it is about twice as
+    fast as float32) and ``"32-true"`` elsewhere (GPUs included, where float32 is exact and
+    bf16 gained little at these model sizes); any other value is returned as a string.
+    """
+    text = str(precision)
+    if text != "auto":
+        return text
+    return "bf16-mixed" if device.type == "cpu" and native_bf16_cpu() else "32-true"
 
 
 def precision_autocast(
@@ -77,6 +115,8 @@ class SamplingProgress:
         self.expected_seconds: float | None = None
         self._done = 0
         self._started: float | None = None
+        #: (time, calls done) at the end of the first call: the rate is measured from there
+        self._warm: tuple[float, int] | None = None
         self._bar = tqdm(
             total=self.total_calls, desc="sampling", unit="step", disable=not enabled, leave=False
         )
@@ -87,13 +127,24 @@ class SamplingProgress:
             self._started = time.perf_counter()
 
     def update(self, calls: int = 1) -> None:
-        """Count finished network calls; estimate the run's duration once."""
+        """Count finished network calls; estimate the run's duration once.
+
+        The rate is taken after the first call, which may include compiling the network.
+        """
         self._done += calls
         self._bar.update(calls)
-        if self.expected_seconds is None and self._started is not None:
-            elapsed = time.perf_counter() - self._started
-            if self._done >= max(3, self.total_calls // 50) or elapsed > 10.0:
-                self.expected_seconds = elapsed / self._done * self.total_calls
+        if self._started is None:
+            return
+        now = time.perf_counter()
+        if self._warm is None:
+            self._warm = now, self._done
+            return
+        if self.expected_seconds is None:
+            elapsed = now - self._warm[0]
+            timed = self._done - self._warm[1]
+            if timed >= max(3, self.total_calls // 50) or elapsed > 10.0:
+                remaining = (self.total_calls - self._done) * elapsed / timed
+                self.expected_seconds = now - self._started + remaining
                 if self.enabled and self.expected_seconds > ANNOUNCE_AFTER_SECONDS:
                     minutes = self.expected_seconds / 60.0
                     self._bar.write(
@@ -125,6 +176,29 @@ def count_network_calls(n_windows: int, n_samples: int, batch_size: int, n_times
     return sum(1 for _ in _chunks(n_windows, n_samples, batch_size)) * n_timesteps
 
 
+def _encode_windows(
+    network: CSDIDenoiser,
+    store: WindowStore,
+    ids: np.ndarray,
+    condition_masks: np.ndarray | None,
+    device: torch.device,
+    precision: str,
+) -> tuple[torch.Tensor, torch.Tensor, DenoiserContext]:
+    """Values, conditioning mask and network context of windows ``ids`` of ``store``."""
+    values_np, observed_np, stamps_np = store.gather(ids)
+    values = torch.from_numpy(np.ascontiguousarray(values_np)).to(device)
+    if condition_masks is not None:
+        observed_np = observed_np & condition_masks[ids]
+    observed = torch.from_numpy(np.ascontiguousarray(observed_np)).to(device).to(values.dtype)
+    stamps = torch.from_numpy(np.ascontiguousarray(stamps_np)).to(device)
+    anchors = Anchors(
+        *(torch.from_numpy(np.ascontiguousarray(a)).to(device) for a in store.anchors(ids))
+    )
+    with precision_autocast(device, precision):
+        context = network.encode_context(values, observed, stamps, anchors)
+    return values, observed, context
+
+
 @torch.no_grad()
 def sample_windows(
     network: CSDIDenoiser,
@@ -141,6 +215,7 @@ def sample_windows(
     precision: str = "32-true",
     progress: bool | SamplingProgress = True,
     condition_masks: np.ndarray | None = None,
+    pad: bool = False,
 ) -> np.ndarray:
     """Draw imputation samples for every window of ``store``.
 
@@ -172,6 +247,10 @@ def sample_windows(
     condition_masks : ndarray of shape (n_windows, n_columns, length), optional
         Boolean masks ANDed with the observed mask: cells where it is False are hidden from the
         model and imputed even if observed (used for reconstruction-based anomaly scores).
+    pad : bool, default=False
+        Give every network call the shape of the largest one (for a compiled network, which
+        would otherwise be compiled again for the last, smaller call). The padding is cut off
+        before each sampler step, so the samples are the same as without it.
 
     Returns
     -------
@@ -207,33 +286,34 @@ def sample_windows(
         else SamplingProgress(len(chunks) * len(timesteps), enabled=bool(progress))
     )
     bar.start()
+    call_windows, call_samples = _call_shape(n_windows, n_samples, batch_size)
     for window_slice, sample_slice in chunks:
         diffusion_sampler.set_timesteps(sampling_steps)  # clears multistep state per chunk
         ids = np.arange(n_windows)[window_slice]
-        values_np, observed_np, stamps_np = store.gather(ids)
-        values = torch.from_numpy(np.ascontiguousarray(values_np)).to(device)
-        if condition_masks is not None:
-            observed_np = observed_np & condition_masks[ids]
-        observed = torch.from_numpy(np.ascontiguousarray(observed_np)).to(device).to(values.dtype)
-        stamps = torch.from_numpy(np.ascontiguousarray(stamps_np)).to(device)
-        anchors = Anchors(
-            *(torch.from_numpy(np.ascontiguousarray(a)).to(device) for a in store.anchors(ids))
-        )
         repeats = sample_slice.stop - sample_slice.start
-        with precision_autocast(device, precision):
-            context = network.encode_context(values, observed, stamps, anchors)
         batch = len(ids) * repeats
+        if pad:
+            # repeat the last window (its samples are cut off) and sample as many as the
+            # largest call; only the network sees the padding
+            ids = np.concatenate([ids, np.full(call_windows - len(ids), ids[-1])])
+            repeats = call_samples
+        values, observed, context = _encode_windows(
+            network, store, ids, condition_masks, device, precision
+        )
         x = torch.randn((batch, *values.shape[1:]), generator=generator, device=device)
+        padding = len(ids) * repeats - batch
         for t in timesteps:
-            steps = torch.full((batch,), t, dtype=torch.long, device=device)
+            network_input = x if not padding else torch.cat([x, x.new_zeros(padding, *x.shape[1:])])
+            steps = torch.full((len(network_input),), t, dtype=torch.long, device=device)
             alpha_bar = schedule.alpha_bar(steps)
             with precision_autocast(device, precision):
-                eps = network(x, steps, context, repeats=repeats, alpha_bar=alpha_bar)
-            x = diffusion_sampler.step(eps.float(), t, x, generator=generator).prev_sample
+                eps = network(network_input, steps, context, repeats=repeats, alpha_bar=alpha_bar)
+            x = diffusion_sampler.step(eps[:batch].float(), t, x, generator=generator).prev_sample
             bar.update(1)
-        x = x.view(len(ids), repeats, *values.shape[1:])
-        cond = observed.unsqueeze(1)
-        x = cond * values.unsqueeze(1) + (1.0 - cond) * x
+        n_real = window_slice.stop - window_slice.start
+        x = x.view(n_real, batch // n_real, *values.shape[1:])
+        cond = observed[:n_real].unsqueeze(1)
+        x = cond * values[:n_real].unsqueeze(1) + (1.0 - cond) * x
         out[window_slice, sample_slice] = x.float().cpu().numpy()
     if not shared:
         bar.close()

@@ -1,11 +1,10 @@
 """The detector's scoring runs: raw cell scores of windows from its parts, each window's noise
-seeded on its own, and a compiled network for long runs on the CPU."""
+seeded on its own (long runs use the compiled network of ``EstimatorSampling``)."""
 
 from __future__ import annotations
 
-import warnings
 import weakref
-from typing import Any, ClassVar
+from typing import Any
 
 import numpy as np
 from sklearn.base import clone
@@ -17,7 +16,7 @@ from tsdiff.scoring.scorers import MaskedReimputationScorer
 from tsdiff.scoring.thresholders import POT
 
 #: Per detector, run-time state kept off the estimator (``predict`` must not change
-#: ``__dict__``): the last detection result and its input fingerprint, the compiled network.
+#: ``__dict__``): the last detection result and its input fingerprint.
 _RUNTIME: weakref.WeakKeyDictionary[Any, dict[str, Any]] = weakref.WeakKeyDictionary()
 
 #: Scoring runs of at least this many window-samples use a compiled network on the CPU (the
@@ -31,8 +30,6 @@ class DetectorScoring(DiffusionEstimatorBase):
     scorer: Any
     aggregator: Any
     thresholder: Any
-    #: Set when torch.compile failed once in this process (no C++ toolchain): stay eager.
-    _compile_failed: ClassVar[bool] = False
 
     def _parts(self) -> tuple[Any, Any, Any]:
         """Unfitted copies of the scorer, aggregator and thresholder (defaults for None)."""
@@ -49,7 +46,7 @@ class DetectorScoring(DiffusionEstimatorBase):
         any call (streaming relies on it; :mod:`tsdiff.scoring.seeded`)."""
         store = self._window_store(series, scorer.stride or self.window_length)
         work = store.n_windows * int(getattr(scorer, "n_masks", 2)) * int(scorer.n_samples)
-        network = self._scoring_network() if work >= _COMPILE_FROM_WINDOW_SAMPLES else None
+        network = self._compiled_network(work >= _COMPILE_FROM_WINDOW_SAMPLES)
         if base_seed is None:
             base_seed = (
                 int(self.random_state)
@@ -72,17 +69,9 @@ class DetectorScoring(DiffusionEstimatorBase):
                 "row_offset": row_offset,
                 "base_seed": base_seed,
             }
-            if network is not None and not type(self)._compile_failed:
-                try:
-                    return self._sample_windows(store, network=network, **kwargs)
-                except Exception as err:  # compilation needs a working C++ toolchain
-                    warnings.warn(
-                        f"torch.compile failed ({type(err).__name__}: {err}); scoring with the "
-                        "plain network.",
-                        stacklevel=4,
-                    )
-                    type(self)._compile_failed = True
-            return self._sample_windows(store, **kwargs)
+            return self._eager_if_compiling_fails(
+                lambda net: self._sample_windows(store, network=net, **kwargs), network
+            )
 
         return scorer.cell_scores(store, sample)
 
@@ -136,22 +125,6 @@ class DetectorScoring(DiffusionEstimatorBase):
             )
         finally:
             self.model_ = self.model_.cpu()
-
-    def _scoring_network(self) -> Any:
-        """A compiled copy of the network for long scoring runs on the CPU (None: eager)."""
-        if type(self)._compile_failed or self._inference_device().type != "cpu":
-            return None
-        runtime = _RUNTIME.setdefault(self, {})
-        cached = runtime.get("compiled")
-        if cached is not None and cached[0] is self.model_:
-            return cached[1]
-        import torch
-
-        # inductor's pattern matcher rewrites the explicit attention into fused SDPA, which is
-        # slower at these sizes on CPU (docs/design.md).
-        compiled = torch.compile(self.model_, dynamic=False, options={"pattern_matcher": False})
-        runtime["compiled"] = (self.model_, compiled)
-        return compiled
 
 
 def fold_sensors(scorer: Any, table: np.ndarray) -> np.ndarray:

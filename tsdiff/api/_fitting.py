@@ -191,7 +191,7 @@ class EstimatorFitting(EstimatorSampling):
             devices=trainer["devices"],
             num_nodes=trainer["num_nodes"],
             strategy=trainer["strategy"],
-            precision=trainer["precision"],
+            precision=self._precision(),
             seed=self.random_state,
             verbose=self.verbose,
             logger=loggers if loggers else False,

@@ -58,7 +58,7 @@ class EstimatorParameters(BaseEstimator):
     #: The network when ``model`` is None.
     _default_model: ClassVar[ModelConfig] = ModelConfig()
     #: ``trainer_kwargs`` entries used when the user gives none for them.
-    _default_trainer: ClassVar[dict[str, Any]] = {"precision": "32-true"}
+    _default_trainer: ClassVar[dict[str, Any]] = {"precision": "auto"}
 
     window_length: int
     train_stride: int

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import os
 import warnings
-from typing import Any
+import weakref
+from collections.abc import Callable
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -17,6 +19,10 @@ from tsdiff.data.windows import WindowStore
 # Cells (window-samples x features x steps) per network call when sampling on CPU with 64
 # channels (scaled inversely with the channels): activations of bigger calls fall out of cache.
 _CPU_CELLS_PER_CALL = 16 * 36 * 36
+
+#: Per estimator, its compiled network (kept off the estimator: ``predict`` must not change
+#: ``__dict__``), with the network it was compiled from.
+_COMPILED: weakref.WeakKeyDictionary[Any, tuple[Any, Any]] = weakref.WeakKeyDictionary()
 
 
 def _local_rank() -> int:
@@ -43,6 +49,8 @@ class EstimatorSampling(EstimatorInput):
     """Draw samples of windows with the fitted network on the configured device."""
 
     model_: Any
+    #: Set when torch.compile failed once in this process (no C++ toolchain): stay eager.
+    _compile_failed: ClassVar[bool] = False
 
     def _inference_device(self) -> torch.device:
         settings = self._trainer_settings()
@@ -67,13 +75,49 @@ class EstimatorSampling(EstimatorInput):
             return torch.device("cuda", int(index))
         return torch.device("cpu")
 
+    def _precision(self) -> str:
+        """The Lightning precision of training and sampling (``"auto"`` resolved for the
+        device: bf16 on CPUs that compute in it natively)."""
+        from tsdiff.inference import resolve_precision
+
+        return resolve_precision(self._trainer_settings()["precision"], self._inference_device())
+
     def _inference_precision(self) -> str:
-        text = str(self._trainer_settings()["precision"])
+        text = self._precision()
         if text.startswith("bf16"):
             return "bf16-mixed"
         if text.startswith("16"):
             return "16-mixed" if self._inference_device().type == "cuda" else "bf16-mixed"
         return "32-true"
+
+    def _compiled_network(self, long_run: bool) -> Any:
+        """A compiled copy of the network for a long sampling run on the CPU (None: not a long
+        run, or not on the CPU, or compiling failed before); the caller says what is long."""
+        if not long_run or type(self)._compile_failed or self._inference_device().type != "cpu":
+            return None
+        cached = _COMPILED.get(self)
+        if cached is not None and cached[0] is self.model_:
+            return cached[1]
+        # inductor's pattern matcher rewrites the explicit attention into fused SDPA, which is
+        # slower at these sizes on CPU (docs/design.md).
+        compiled = torch.compile(self.model_, dynamic=False, options={"pattern_matcher": False})
+        _COMPILED[self] = (self.model_, compiled)
+        return compiled
+
+    def _eager_if_compiling_fails(self, sample: Callable[[Any], np.ndarray], network: Any) -> Any:
+        """``sample(network)``; if compiling ``network`` fails (no working C++ toolchain),
+        warn once and ``sample(None)`` with the plain network from then on."""
+        if network is not None and not type(self)._compile_failed:
+            try:
+                return sample(network)
+            except Exception as err:
+                warnings.warn(
+                    f"torch.compile failed ({type(err).__name__}: {err}); sampling with the "
+                    "plain network.",
+                    stacklevel=4,
+                )
+                type(self)._compile_failed = True
+        return sample(None)
 
     def _inference_batch_size(self, requested: int | None = None) -> int:
         """Window-samples per network call: ``requested``, else the device's default."""
@@ -134,6 +178,7 @@ class EstimatorSampling(EstimatorInput):
                 precision=self._inference_precision(),
                 progress=self.verbose if progress is None else progress,
                 condition_masks=condition_masks,
+                pad=network is not None,
             )
         finally:
             self.model_ = self.model_.cpu()

@@ -80,8 +80,9 @@ class TSDiffAnomalyDetector(PyODReadMixin):
         Label-free threshold (None: ``POT(risk=0.002)``).
     trainer_kwargs : dict or None, default=None
         Hardware settings for Lightning's ``Trainer`` (``accelerator``, ``devices``,
-        ``num_nodes``, ``strategy``, ``precision`` — default ``"bf16-mixed"``, also used for
-        scoring — ``callbacks``, ``logger``).
+        ``num_nodes``, ``strategy``, ``precision`` — default ``"auto"``: ``"bf16-mixed"`` on CPUs
+        that compute in bfloat16 natively, else ``"32-true"``; also used for scoring —
+        ``callbacks``, ``logger``).
     random_state : int or None, default=None
         Seed of training and scoring.
     verbose : bool, default=True
@@ -121,7 +122,7 @@ class TSDiffAnomalyDetector(PyODReadMixin):
         "thresholder": [None, HasMethods(["fit", "threshold_for"])],
     }
     _default_model: ClassVar[ModelConfig] = DETECTOR_MODEL
-    _default_trainer: ClassVar[dict[str, Any]] = {"precision": "bf16-mixed"}
+    _default_trainer: ClassVar[dict[str, Any]] = {"precision": "auto"}
 
     def __init__(
         self,

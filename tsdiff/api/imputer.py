@@ -85,8 +85,9 @@ class TSDiffImputer(  # type: ignore[call-arg]
         at fit time (``calibrated_sampler_``).
     trainer_kwargs : dict or None, default=None
         Hardware settings passed to Lightning's ``Trainer``: ``accelerator``, ``devices``,
-        ``num_nodes``, ``strategy``, ``precision`` (default ``"32-true"``; also used for
-        sampling), ``deterministic``, ``callbacks``/``logger`` added to tsdiff's own, and
+        ``num_nodes``, ``strategy``, ``precision`` (default ``"auto"``: ``"bf16-mixed"`` on
+        CPUs that compute in bfloat16 natively, else ``"32-true"``; also used for sampling),
+        ``deterministic``, ``callbacks``/``logger`` added to tsdiff's own, and
         ``checkpoint_dir`` (write ``last.ckpt`` and the best epoch's checkpoint there; resume
         with ``fit(X, ckpt_path=...)``).
     random_state : int or None, default=None

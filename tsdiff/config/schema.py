@@ -103,7 +103,7 @@ class TrainerSection(_Section):
     devices: int | str | list[int] = 1
     num_nodes: int = Field(default=1, ge=1)
     strategy: str = "auto"
-    precision: str | int = "32-true"
+    precision: str | int = "auto"
     gradient_clip_val: float | None = Field(default=None, ge=0)
     accumulate_grad_batches: int = Field(default=1, ge=1)
     deterministic: bool | None = None
