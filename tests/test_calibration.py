@@ -99,3 +99,59 @@ def test_calibrate_relearns_for_a_changed_sampler_and_refuses_empty_data() -> No
     assert imputer.interval_scale_ != fitted_scale
     with pytest.raises(ValueError, match="nothing to condition on"):
         imputer.calibrate(frame.iloc[:50] * np.nan)
+
+
+def test_rows_to_observed_counts_rows_to_the_nearest_observation_of_the_column() -> None:
+    from tsdiff.data.gaps import NO_OBSERVATION, distance_band, rows_to_observed
+
+    rng = np.random.default_rng(0)
+    observed = rng.random((3, 50, 4)) < 0.15
+    observed[1, :, 2] = False  # a column without any observation
+    distance = rows_to_observed(observed)
+    for window in range(3):
+        for column in range(4):
+            rows = np.flatnonzero(observed[window, :, column])
+            for row in range(50):
+                expected = np.abs(rows - row).min() if len(rows) else NO_OBSERVATION
+                assert distance[window, row, column] == expected
+    bands = distance_band(np.array([0, 1, 2, 3, 4, 5, 8, 9, 16, 17, 40, NO_OBSERVATION]))
+    np.testing.assert_array_equal(bands, [0, 0, 1, 2, 2, 3, 3, 4, 4, 5, 5, 5])
+
+
+def test_band_scales_follow_each_band_and_fall_back_to_the_pooled_scale() -> None:
+    from tsdiff.api._imputer_calibration import MIN_CELLS_PER_BAND, band_scales, interval_scale
+
+    rng = np.random.default_rng(0)
+    near = np.abs(rng.standard_normal(4000))  # band 0
+    far = 3.0 * np.abs(rng.standard_normal(4000))  # band 4
+    few = 10.0 * np.ones(MIN_CELLS_PER_BAND - 1)  # band 5: too few cells for its own scale
+    ratios = np.concatenate([near, far, few])
+    bands = np.repeat([0, 4, 5], [len(near), len(far), len(few)])
+    scales = band_scales(ratios, bands, 6)
+    assert scales[0] == pytest.approx(np.quantile(near, 0.9))
+    assert scales[4] == pytest.approx(np.quantile(far, 0.9))
+    pooled = interval_scale(ratios)
+    np.testing.assert_allclose(scales[[1, 2, 3, 5]], pooled)
+
+
+def test_each_missing_cell_uses_the_interval_scale_of_its_distance_band() -> None:
+    from tsdiff.data.gaps import distance_band, rows_to_observed
+
+    frame = _smooth(800)
+    rng = np.random.default_rng(1)
+    gappy = frame.mask(rng.random(frame.shape) < 0.2)
+    gappy.iloc[650:670, 0] = np.nan  # a 20-row outage: cells up to 10 rows from an observation
+    params = {**TINY, "n_samples": 8, "calibration_windows": 48, "random_state": 0}
+    imputer = TSDiffImputer(**params).fit(gappy.iloc[:600])
+    scales = imputer.interval_scales_
+    assert scales.shape == (6,) and np.isfinite(scales).all()
+    test = gappy.iloc[600:]
+    lower, upper = imputer.predict_interval(test)
+    # a model saved before scales per band existed uses its pooled scale for every cell
+    del imputer.interval_scales_
+    lower_pooled, upper_pooled = imputer.predict_interval(test)
+    missing = test.isna().to_numpy()
+    bands = distance_band(rows_to_observed(~missing))[missing]
+    assert len(set(bands.tolist())) >= 3
+    ratio = (upper - lower).to_numpy()[missing] / (upper_pooled - lower_pooled).to_numpy()[missing]
+    np.testing.assert_allclose(ratio, scales[bands] / imputer.interval_scale_, rtol=1e-6)

@@ -11,11 +11,14 @@ import torch
 from tsdiff.api._base import DiffusionEstimatorBase
 from tsdiff.data.frames import SeriesSet
 
+#: Held-out cells a distance band needs for a scale of its own (else the pooled scale).
+MIN_CELLS_PER_BAND = 200
+
 
 def fit_blend_and_scale(
     draws: np.ndarray, truth: np.ndarray, interpolated: np.ndarray
-) -> tuple[float, float]:
-    """Learn the blend weight and the interval scale from held-out cells.
+) -> tuple[float, np.ndarray]:
+    """Learn the blend weight and the interval scale of each cell from held-out cells.
 
     Parameters
     ----------
@@ -32,11 +35,11 @@ def fit_blend_and_scale(
         Weight ``w`` in [0, 1] of the sample median against interpolation minimising the pooled
         absolute error (a stacking step: on held-out cells the blend is never worse than either
         alone). Searched on a grid of 0.1.
-    scale : float
-        Factor ``c`` such that ``median + c * (sample - median)`` gives 90 % intervals that
-        cover 90 % of the cells: the 0.9-quantile of the truth's distance from the blended
-        median in units of the median-to-5 %/95 %-quantile distance on the truth's side,
-        clipped to [0.2, 20].
+    ratios : ndarray of shape (n_cells,)
+        Each cell's distance of the truth from the blended median in units of the
+        median-to-5 %/95 %-quantile distance on the truth's side: a factor ``c`` such that
+        ``median + c * (sample - median)`` gives 90 % intervals covering 90 % of some cells is
+        the 0.9-quantile of their ratios (:func:`interval_scale`).
     """
     median = np.median(draws, axis=0)
     grid = np.linspace(0.0, 1.0, 11)[:, None]
@@ -46,19 +49,37 @@ def fit_blend_and_scale(
     median = np.median(draws, axis=0)
     low, high = np.quantile(draws, [0.05, 0.95], axis=0)
     width = np.where(truth >= median, high - median, median - low)
-    ratio = np.abs(truth - median) / np.maximum(width, 1e-6)
-    return weight, float(np.clip(np.quantile(ratio, 0.9), 0.2, 20.0))
+    return weight, np.abs(truth - median) / np.maximum(width, 1e-6)
+
+
+def interval_scale(ratios: np.ndarray) -> float:
+    """The factor that makes 90 % intervals cover 90 % of cells with these ``ratios``
+    (:func:`fit_blend_and_scale`), clipped to [0.2, 20]."""
+    return float(np.clip(np.quantile(ratios, 0.9), 0.2, 20.0))
+
+
+def band_scales(ratios: np.ndarray, bands: np.ndarray, n_bands: int) -> np.ndarray:
+    """Interval scale per distance band (:mod:`tsdiff.data.gaps`): each band with at least
+    :data:`MIN_CELLS_PER_BAND` held-out cells gets its own, the others the pooled one."""
+    pooled = interval_scale(ratios)
+    scales = np.full(n_bands, pooled)
+    for band in range(n_bands):
+        picked = ratios[bands == band]
+        if len(picked) >= MIN_CELLS_PER_BAND:
+            scales[band] = interval_scale(picked)
+    return scales
 
 
 def apply_blend_and_scale(
-    samples: np.ndarray, baseline: np.ndarray | None, weight: float, scale: float
+    samples: np.ndarray, baseline: np.ndarray | None, weight: float, scale: float | np.ndarray
 ) -> np.ndarray:
     """Shift samples ``(S, n, K)`` so their median is ``w * median + (1 - w) * baseline`` and
-    stretch their deviations from the median by ``scale``."""
+    stretch their deviations from the median by ``scale`` (a number, or one per cell
+    ``(n, K)``)."""
     if baseline is not None and weight < 1.0:
         median = np.median(samples, axis=0, keepdims=True)
         samples = samples + (1.0 - weight) * (baseline - median)
-    if scale != 1.0:
+    if np.any(np.asarray(scale) != 1.0):
         median = np.median(samples, axis=0, keepdims=True)
         samples = median + scale * (samples - median)
     return samples
@@ -78,6 +99,7 @@ class ImputerCalibration(DiffusionEstimatorBase):
     calibration_windows: int
     blend_weights_: np.ndarray
     interval_scale_: float
+    interval_scales_: np.ndarray
 
     def _sampler_key(self) -> list[Any]:
         return [self.sampler, int(self.sampling_steps), float(self.model_config_.eta)]
@@ -112,11 +134,13 @@ class ImputerCalibration(DiffusionEstimatorBase):
         :func:`~tsdiff.api._imputer_calibration.fit_blend_and_scale`. Both hold for the sampler
         settings at fit time (``calibrated_sampler_``).
         """
+        from tsdiff.data.gaps import DISTANCE_BANDS, distance_band, rows_to_observed
         from tsdiff.data.masking import condition_mask
         from tsdiff.model.conditioning import Anchors, interpolate_along_time
 
         self.blend_weights_ = np.ones(self.n_features_in_)
         self.interval_scale_ = 1.0
+        self.interval_scales_ = np.ones(len(DISTANCE_BANDS))
         self.calibrated_sampler_ = self._sampler_key()
         if self.calibration_windows == 0:
             return
@@ -147,7 +171,11 @@ class ImputerCalibration(DiffusionEstimatorBase):
             anchors,
         ).numpy()[hidden]
         draws = drawn.transpose(1, 0, 2, 3)[:, hidden].astype(np.float64)
-        weight, self.interval_scale_ = fit_blend_and_scale(draws, values[hidden], interpolated)
+        weight, ratios = fit_blend_and_scale(draws, values[hidden], interpolated)
+        self.interval_scale_ = interval_scale(ratios)
+        # distance of each hidden cell to the nearest visible one of its sensor (window rows)
+        distances = rows_to_observed(cond.transpose(0, 2, 1)).transpose(0, 2, 1)[hidden]
+        self.interval_scales_ = band_scales(ratios, distance_band(distances), len(DISTANCE_BANDS))
         self.blend_weights_ = np.full(self.n_features_in_, weight)
 
     def _is_calibrated(self) -> bool:

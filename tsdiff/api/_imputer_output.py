@@ -92,6 +92,7 @@ class ImputerOutput(ImputerCalibration):
         network = self._compiled_network(self._is_long_run(int(needs.sum()) * n_samples))
         owners = step_owners(store)
         calibration = self._calibration(series)
+        bands = self._distance_bands(series)
         results: list[np.ndarray | None] = [None] * len(series.values)
         sampling_seconds = 0.0
         try:
@@ -120,6 +121,7 @@ class ImputerOutput(ImputerCalibration):
                         picked.astype(np.float64),
                         series.values[position][steps],
                         None if calibration is None else calibration[position][steps],
+                        None if bands is None else bands[position][steps],
                     )
                     reduced = values if reduce is None else reduce(values)
                     target = results[position]
@@ -192,15 +194,33 @@ class ImputerOutput(ImputerCalibration):
             for v, t in zip(self._standardise(series), series.timestamps, strict=True)
         ]
 
+    def _distance_bands(self, series: SeriesSet) -> list[np.ndarray] | None:
+        """Per series, the distance band of each cell (:mod:`tsdiff.data.gaps`), which picks
+        its interval scale; None when the imputer has one scale for all cells (a model saved
+        before scales per band were learnt, or not calibrated)."""
+        if not self._is_calibrated() or getattr(self, "interval_scales_", None) is None:
+            return None
+        from tsdiff.data.gaps import distance_band, rows_to_observed
+
+        return [distance_band(rows_to_observed(~np.isnan(v))) for v in series.values]
+
     def _in_original_units(
-        self, samples: np.ndarray, original: np.ndarray, baseline: np.ndarray | None
+        self,
+        samples: np.ndarray,
+        original: np.ndarray,
+        baseline: np.ndarray | None,
+        bands: np.ndarray | None = None,
     ) -> np.ndarray:
         """Standardised samples ``(S, n, K)`` of some rows -> calibrated, in original units,
-        with the observed cells of ``original`` (``(n, K)``) restored exactly."""
+        with the observed cells of ``original`` (``(n, K)``) restored exactly; ``bands``
+        (``(n, K)``) picks each cell's interval scale from ``interval_scales_``."""
         if self._is_calibrated():
-            samples = apply_blend_and_scale(
-                samples, baseline, float(self.blend_weights_[0]), float(self.interval_scale_)
+            scale = (
+                float(self.interval_scale_)
+                if bands is None
+                else np.asarray(self.interval_scales_)[bands]
             )
+            samples = apply_blend_and_scale(samples, baseline, float(self.blend_weights_[0]), scale)
         values = self.scaler_.inverse_transform(samples)
         observed = ~np.isnan(original)
         values[:, observed] = original[observed]

@@ -120,7 +120,13 @@ class TSDiffImputer(  # type: ignore[call-arg]
         Weight of the diffusion samples against linear interpolation, per column (1.0: samples
         only).
     interval_scale_ : float
-        Factor applied to sample deviations from the median (1.0: uncalibrated).
+        Factor applied to sample deviations from the median, learnt on all held-out cells
+        (1.0: uncalibrated).
+    interval_scales_ : ndarray of shape (len(tsdiff.data.gaps.DISTANCE_BANDS),)
+        The same factor per distance band of a missing cell to the nearest observation of its
+        sensor (1, 2, 3-4, 5-8, 9-16, 17+ rows); a band with too few held-out cells has the
+        pooled one. Intervals use it, so their calibration carries over between inputs with
+        short and long gaps.
 
     Examples
     --------
@@ -233,7 +239,7 @@ class TSDiffImputer(  # type: ignore[call-arg]
             self._calibrate_on_held_out(
                 held_out if held_out is not None else parsed.series(self.time_step_)
             )
-            self._agree_across_ranks(("blend_weights_", "interval_scale_"))
+            self._agree_across_ranks(("blend_weights_", "interval_scale_", "interval_scales_"))
         return self
 
     def __sklearn_tags__(self) -> Any:
