@@ -33,7 +33,9 @@ def test_auto_precision_is_bf16_only_on_cpus_that_have_it() -> None:
     assert resolve_precision(32, cpu) == "32"
 
 
-def test_estimators_default_to_auto_precision_and_resolve_it(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_estimators_default_to_auto_precision_and_resolve_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     from tsdiff import inference
 
     for estimator in (TSDiffImputer(), TSDiffAnomalyDetector()):
