@@ -11,6 +11,7 @@ import contextlib
 import sys
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 import torch
@@ -176,6 +177,23 @@ def count_network_calls(n_windows: int, n_samples: int, batch_size: int, n_times
     return sum(1 for _ in _chunks(n_windows, n_samples, batch_size)) * n_timesteps
 
 
+def _seeded_noise(
+    seeds: np.ndarray, n_samples: int, sample_slice: slice, draws: int, shape: Any
+) -> torch.Tensor:
+    """Noise ``(draws, windows x samples in sample_slice, *shape)`` of windows seeded on their
+    own: each window's generator draws the initial noise of all ``n_samples`` samples, then the
+    noise of each step, and the slice is cut from those, so a window's samples do not depend
+    on how its samples or its neighbours are split into calls."""
+    pieces = []
+    for seed in seeds:
+        generator = torch.Generator().manual_seed(int(seed))
+        full = torch.stack(
+            [torch.randn((n_samples, *shape), generator=generator) for _ in range(draws)]
+        )
+        pieces.append(full[:, sample_slice])
+    return torch.cat(pieces, dim=1)
+
+
 def _encode_windows(
     network: CSDIDenoiser,
     store: WindowStore,
@@ -216,6 +234,7 @@ def sample_windows(
     progress: bool | SamplingProgress = True,
     condition_masks: np.ndarray | None = None,
     pad: bool = False,
+    window_seeds: np.ndarray | None = None,
 ) -> np.ndarray:
     """Draw imputation samples for every window of ``store``.
 
@@ -251,6 +270,10 @@ def sample_windows(
         Give every network call the shape of the largest one (for a compiled network, which
         would otherwise be compiled again for the last, smaller call). The padding is cut off
         before each sampler step, so the samples are the same as without it.
+    window_seeds : ndarray of shape (n_windows,), optional
+        Draw each window's noise from a generator of its own with this seed (instead of one
+        stream through all windows, seeded with ``seed``): a window's samples then do not
+        depend on which windows share its calls (used to split a series between workers).
 
     Returns
     -------
@@ -300,15 +323,29 @@ def sample_windows(
         values, observed, context = _encode_windows(
             network, store, ids, condition_masks, device, precision
         )
-        x = torch.randn((batch, *values.shape[1:]), generator=generator, device=device)
+        shape = values.shape[1:]
+        step_noise: torch.Tensor | None = None
+        if window_seeds is None:
+            x = torch.randn((batch, *shape), generator=generator, device=device)
+        else:
+            draws = 1 + (len(timesteps) if diffusion_sampler.draws_noise else 0)
+            noise = _seeded_noise(window_seeds[window_slice], n_samples, sample_slice, draws, shape)
+            noise = noise.to(device)
+            x, step_noise = noise[0], noise[1:]
         padding = len(ids) * repeats - batch
-        for t in timesteps:
+        for i, t in enumerate(timesteps):
             network_input = x if not padding else torch.cat([x, x.new_zeros(padding, *x.shape[1:])])
             steps = torch.full((len(network_input),), t, dtype=torch.long, device=device)
             alpha_bar = schedule.alpha_bar(steps)
             with precision_autocast(device, precision):
                 eps = network(network_input, steps, context, repeats=repeats, alpha_bar=alpha_bar)
-            x = diffusion_sampler.step(eps[:batch].float(), t, x, generator=generator).prev_sample
+            x = diffusion_sampler.step(
+                eps[:batch].float(),
+                t,
+                x,
+                generator=generator,
+                noise=None if step_noise is None or not len(step_noise) else step_noise[i],
+            ).prev_sample
             bar.update(1)
         n_real = window_slice.stop - window_slice.start
         x = x.view(n_real, batch // n_real, *values.shape[1:])

@@ -87,23 +87,27 @@ class DetectorScoring(DiffusionEstimatorBase):
         network: Any = None,
         progress: Any = None,
         block: int = 0,
+        window_seeds: np.ndarray | None = None,
         start_step: int | None = None,
         row_offset: int = 0,
         base_seed: int | None = None,
     ) -> np.ndarray:
         """Samples ``(n_windows, n_samples, K, L)`` with each window's noise seeded on its own
         (:mod:`tsdiff.scoring.seeded`; DDIM with the model's ``eta``); ``start_step``: SDEdit
-        from the windows' own values noised to that step. ``progress`` and ``block`` are
-        accepted for the shared signature: the per-window seeds make blocks irrelevant."""
+        from the windows' own values noised to that step. ``progress``, ``block`` and
+        ``window_seeds`` are accepted for the shared signature: the detector always seeds each
+        window on its own (from ``base_seed``, ``row_offset`` and the window), so blocks and
+        given seeds play no part."""
         from tsdiff.diffusion.schedules import NoiseSchedule
-        from tsdiff.scoring.seeded import sample_seeded, window_seeds
+        from tsdiff.scoring.seeded import sample_seeded
+        from tsdiff.scoring.seeded import window_seeds as seeds_of_windows
 
         if sampler != "ddim":
             raise ValueError(f"the detector samples with DDIM, got sampler={sampler!r}.")
         config = self.model_config_
         if base_seed is None:
             base_seed = 0 if self.random_state is None else int(self.random_state)
-        seeds = window_seeds(
+        seeds = seeds_of_windows(
             base_seed, store, condition_masks, row_offset=row_offset, start_step=start_step
         )
         device = self._inference_device()

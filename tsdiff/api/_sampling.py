@@ -140,6 +140,7 @@ class EstimatorSampling(EstimatorInput):
         network: Any = None,
         progress: Any = None,
         block: int = 0,
+        window_seeds: np.ndarray | None = None,
     ) -> np.ndarray:
         """Samples ``(n_windows, n_samples, K, L)`` of ``store``'s windows (standardised units).
 
@@ -179,6 +180,7 @@ class EstimatorSampling(EstimatorInput):
                 progress=self.verbose if progress is None else progress,
                 condition_masks=condition_masks,
                 pad=network is not None,
+                window_seeds=window_seeds,
             )
         finally:
             self.model_ = self.model_.cpu()

@@ -140,6 +140,11 @@ class DDIMSampler:
         self.num_train_timesteps = schedule.num_train_timesteps
         self.set_timesteps(self.num_train_timesteps)
 
+    @property
+    def draws_noise(self) -> bool:
+        """Whether :meth:`step` adds fresh noise (``eta > 0``)."""
+        return self.eta > 0
+
     def set_timesteps(self, num_inference_steps: int) -> None:
         """Choose ``num_inference_steps`` steps from ``T - 1`` downwards and reset any state.
 

@@ -40,20 +40,20 @@ def window_seeded(estimator: Any, row_offset: int) -> Any:
         return working
 
     def sample(store: Any, **kwargs: Any) -> np.ndarray:
-        masks = kwargs.pop("condition_masks", None)
+        masks = kwargs.get("condition_masks")
         kwargs.pop("block", None)  # each window is seeded by its row alone, not by its block
-        out: np.ndarray | None = None
-        for w in range(store.n_windows):
-            mask = None if masks is None else masks[w : w + 1]
-            row = row_offset + int(store.local_starts[w])
-            working.random_state = window_seed(base, row, mask)
-            drawn = sample_all(working, store.subset(np.array([w])), condition_masks=mask, **kwargs)
-            if out is None:
-                out = np.empty((store.n_windows, *drawn.shape[1:]), dtype=drawn.dtype)
-            out[w] = drawn[0]
-        working.random_state = estimator.random_state
-        assert out is not None
-        return out
+        seeds = np.array(
+            [
+                window_seed(
+                    base,
+                    row_offset + int(store.local_starts[w]),
+                    None if masks is None else masks[w : w + 1],
+                )
+                for w in range(store.n_windows)
+            ],
+            dtype=np.int64,
+        )
+        return np.asarray(sample_all(working, store, window_seeds=seeds, **kwargs))
 
     working._sample_windows = sample
     return working
