@@ -1,7 +1,8 @@
 """The documentation site builds, and the Python examples in its pages run.
 
 Every ```` ```python ```` block of a page is run, in page order, in one fresh interpreter per
-page (later blocks use the names of earlier ones) with the bundled data. A block that is
+page (later blocks use the names of earlier ones) with the bundled data, as code typed into a
+session (``python -c``, like a notebook) rather than as a script file. A block that is
 illustrative only (it reads the user's files or trains for minutes) is marked as such in the
 page, either by an HTML comment ``<!-- not run -->`` on the line before its fence or by a
 ``title="not run"`` in the fence line; those are skipped.
@@ -88,7 +89,14 @@ def test_page_examples_run(page: Path, tmp_path: Path) -> None:
         "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'mlflow.db'}",
     }
     done = subprocess.run(
-        [sys.executable, str(program)],
+        # run as code typed into a session (a notebook, ``python -c``), not as a script file:
+        # processes started by "spawn" (Dask's LocalCluster workers) import a script file's
+        # top level again, which would re-run the whole page in each of them
+        [
+            sys.executable,
+            "-c",
+            f"exec(compile(open({program.name!r}).read(), {program.name!r}, 'exec'))",
+        ],
         cwd=tmp_path,  # files the examples write land in the temporary folder
         env=env,
         capture_output=True,
