@@ -10,6 +10,7 @@ The Python workers must run an environment with tsdiff installed (set ``PYSPARK_
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -168,4 +169,8 @@ def _grouped(
     fn = engines.series_task(
         task, model_path, series_col, time_col, features, interval, torch_threads, rename=names
     )
-    return plain.groupBy("c0").applyInPandas(fn, schema)
+    with warnings.catch_warnings():
+        # PySpark looks for pandas type hints on the function to pick the UDF's eval type; a
+        # functools.partial has none, and the grouped-map type is what applyInPandas uses
+        warnings.filterwarnings("ignore", message="Cannot infer the eval type")
+        return plain.groupBy("c0").applyInPandas(fn, schema)
