@@ -471,3 +471,25 @@ def test_bad_input(case: Case, ctx: Context) -> None:
 def test_case_ids_are_unique() -> None:
     ids = [c.id for c in CASES]
     assert len(ids) == len(set(ids))
+
+
+def test_time_stamps_and_positions_read_alike_whatever_the_fit_saw() -> None:
+    from conftest import TINY
+
+    from tsdiff import TSDiffImputer
+
+    rng = np.random.default_rng(0)
+    timed = pd.DataFrame(
+        rng.standard_normal((120, 2)),
+        index=pd.date_range("2024-01-01", periods=120, freq="min"),
+        columns=["a", "b"],
+    )
+    timed.iloc[[5, 40, 41, 90], 0] = np.nan
+    positions = timed.reset_index(drop=True)
+    # fitted on positions: evenly spaced time stamps are read in their own step (before, the
+    # raw stamps went to the time embedding unscaled and the imputations changed)
+    by_position = TSDiffImputer(**TINY).fit(positions)
+    np.testing.assert_allclose(by_position.transform(timed), by_position.transform(positions))
+    # fitted on time stamps: a plain index is read as consecutive base steps
+    by_time = TSDiffImputer(**TINY).fit(timed)
+    np.testing.assert_allclose(by_time.transform(positions), by_time.transform(timed))

@@ -32,7 +32,7 @@ class DetectorCalibration(DetectorScoring):
         self : TSDiffAnomalyDetector
         """
         parsed = self._check_fitted_input(X)
-        series = parsed.series(self.time_step_)
+        series = self._series(parsed)
         n_rows = sum(len(v) for v in series.values)
         if n_rows < self.window_length:
             raise ValueError(

@@ -76,7 +76,7 @@ class DetectorResults(DetectorCalibration):
         if cached is not None and cached[0] == key:
             return cached[1]
         start = time.perf_counter()
-        raw = self._cell_scores(self.scorer_, parsed.series(self.time_step_))
+        raw = self._cell_scores(self.scorer_, self._series(parsed))
         tables = [fold_sensors(self.scorer_, self.aggregator_.sensor_scores(r)) for r in raw]
         steps = [self.aggregator_.aggregate(t) for t in tables]
         thresholds = [self.thresholder_.threshold_for(s) for s in steps]

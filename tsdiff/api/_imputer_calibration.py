@@ -123,7 +123,7 @@ class ImputerCalibration(DiffusionEstimatorBase):
         self : TSDiffImputer
         """
         parsed = self._check_fitted_input(X)
-        self._calibrate_on_held_out(parsed.series(self.time_step_))
+        self._calibrate_on_held_out(self._series(parsed))
         return self
 
     def _calibrate_on_held_out(self, series: SeriesSet) -> None:

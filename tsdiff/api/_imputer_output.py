@@ -255,7 +255,7 @@ class ImputerOutput(ImputerCalibration):
     def _samples(
         self, parsed: ParsedInput, n_samples: int, reduce: SampleReducer | None = None
     ) -> list[np.ndarray]:
-        return self._draw_samples(parsed.series(self.time_step_), n_samples, reduce)
+        return self._draw_samples(self._series(parsed), n_samples, reduce)
 
     def sample(self, X: Any, n_samples: int | None = None) -> Any:
         """Draw imputation samples.

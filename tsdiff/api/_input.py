@@ -73,6 +73,16 @@ class EstimatorInput(EstimatorParameters):
         require_observed(parsed)
         return parsed
 
+    def _series(self, parsed: ParsedInput) -> SeriesSet:
+        """The series of a fitted estimator's input, time stamps in the fit's base steps.
+
+        A plain index is read as consecutive base steps. Time stamps given to a model fitted on
+        plain positions are read in the input's own base step (its median spacing), since the
+        fit's is unknown: evenly spaced rows are then consecutive steps, as in fit.
+        """
+        fitted_on_time = getattr(self, "real_time_", True)
+        return parsed.series(self.time_step_ if fitted_on_time else None)
+
     def _standardise(self, series: SeriesSet) -> list[np.ndarray]:
         return [self.scaler_.transform(v) for v in series.values]
 

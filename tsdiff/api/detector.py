@@ -218,7 +218,7 @@ class TSDiffAnomalyDetector(PyODReadMixin):
                     "is optimistic. Pass longer or more series.",
                     stacklevel=2,
                 )
-                held_out = parsed.series(self.time_step_)
+                held_out = self._series(parsed)
             self._calibrate(held_out)
             # each process scored the calibration part on its own device: keep rank 0's parts
             self._agree_across_ranks(

@@ -236,9 +236,7 @@ class TSDiffImputer(  # type: ignore[call-arg]
                 ckpt_path=ckpt_path,
                 warm_start=warm_start,
             )
-            self._calibrate_on_held_out(
-                held_out if held_out is not None else parsed.series(self.time_step_)
-            )
+            self._calibrate_on_held_out(held_out if held_out is not None else self._series(parsed))
             self._agree_across_ranks(("blend_weights_", "interval_scale_", "interval_scales_"))
         return self
 

@@ -154,7 +154,7 @@ class StreamingScorer:
         parsed = detector._check_fitted_input(self._slice(start, stop))
         raw = detector._cell_scores(
             detector.scorer_,
-            parsed.series(detector.time_step_),
+            detector._series(parsed),
             row_offset=start,
             base_seed=self.seed,
         )

@@ -134,9 +134,15 @@ class ParsedInput:
     real_time: bool
     layout: InputLayout
 
-    def series(self, time_step: float) -> SeriesSet:
-        """The series with time stamps divided by ``time_step`` and starting at 0."""
-        step = time_step if self.real_time else 1.0
+    def series(self, time_step: float | None) -> SeriesSet:
+        """The series with time stamps divided by ``time_step`` and starting at 0 (``None``:
+        by this input's own base step, the median spacing of its time stamps)."""
+        if not self.real_time:
+            step = 1.0
+        elif time_step is None:
+            step = base_time_step(self.raw_stamps)
+        else:
+            step = time_step
         stamps = [(r - r[0]) / step if len(r) else r for r in self.raw_stamps]
         return SeriesSet(values=self.values, timestamps=stamps)
 
