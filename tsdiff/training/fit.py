@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import atexit
 import contextlib
+import functools
 import logging
 import time
 import warnings
@@ -236,6 +238,8 @@ def train_denoiser(
             f"({train_store.n_windows} training windows over {trainer.world_size} process(es)); "
             "pass more data, or lower train_stride or the number of devices."
         )
+    if trainer.world_size > 1:
+        _release_process_group_at_exit()
     root_device = trainer.strategy.root_device
     trained = module.network.cpu().eval()
     return TrainingResult(
@@ -250,3 +254,19 @@ def train_denoiser(
         world_size=int(trainer.world_size),
         global_rank=int(trainer.global_rank),
     )
+
+
+@functools.cache
+def _release_process_group_at_exit() -> None:
+    """Destroy the distributed process group a multi-process fit left behind (it stays up for
+    the estimators' calibration after training) when the interpreter exits: torn down during
+    interpreter shutdown instead, gloo's threads sometimes abort the process ("terminate
+    called without an active exception")."""
+
+    def release() -> None:
+        import torch.distributed as dist
+
+        if dist.is_available() and dist.is_initialized():
+            dist.destroy_process_group()
+
+    atexit.register(release)
