@@ -183,3 +183,11 @@ def test_windows_seeded_alone_sample_the_same_in_any_call(
     )
     missing = ~store.gather(np.arange(5))[1]
     assert not np.allclose(moved[:, 0][missing], together[:, 0][missing])
+
+
+def test_window_seeds_must_give_one_seed_per_window() -> None:
+    store, network, schedule = _store_and_network(5)
+    with pytest.raises(ValueError, match=r"window_seeds has shape \(4,\), expected one seed"):
+        sample_windows(
+            network, schedule, store, n_samples=2, window_seeds=np.arange(4), progress=False
+        )

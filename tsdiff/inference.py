@@ -300,6 +300,11 @@ def sample_windows(
             f"condition_masks has shape {condition_masks.shape}, expected "
             f"{(n_windows, store.values.shape[1], store.length)}."
         )
+    if window_seeds is not None and np.shape(window_seeds) != (n_windows,):
+        raise ValueError(
+            f"window_seeds has shape {np.shape(window_seeds)}, expected one seed per window "
+            f"({n_windows},)."
+        )
     out = np.empty((n_windows, n_samples, store.values.shape[1], store.length), dtype=np.float32)
     chunks = list(_chunks(n_windows, n_samples, batch_size))
     shared = isinstance(progress, SamplingProgress)
