@@ -9,6 +9,7 @@ series is split, which moves the last bits: 5e-13 seen).
 from __future__ import annotations
 
 import os
+import platform
 import shutil
 import subprocess
 import sys
@@ -206,6 +207,42 @@ def test_importing_tsdiff_imports_no_engine() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True, cwd=REPO
     )
     assert out.stdout.strip() == "[]"
+
+
+_FAULTS_OF_FREED_BLOCKS = """
+import resource, sys
+import numpy as np
+if sys.argv[1] == "tuned":
+    from tsdiff.distributed.core import tune_allocator
+    assert tune_allocator()
+np.ones(1_000_000).sum()
+before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+for _ in range(50):
+    np.ones(1_000_000).sum()  # 8 MB allocated and freed
+print(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
+"""
+
+
+@pytest.mark.skipif(
+    sys.platform != "linux" or platform.libc_ver()[0] != "glibc", reason="glibc's mallopt only"
+)
+def test_worker_allocator_reuses_freed_blocks_under_dasks_trim_setting() -> None:
+    # Dask's nanny starts workers with MALLOC_TRIM_THRESHOLD_=65536: every large block is then
+    # mapped fresh and its pages faulted in again; the tuned allocator reuses them.
+    env = {**os.environ, "PYTHONPATH": str(REPO), "MALLOC_TRIM_THRESHOLD_": "65536"}
+    faults = {}
+    for mode in ("plain", "tuned"):
+        done = subprocess.run(
+            [sys.executable, "-c", _FAULTS_OF_FREED_BLOCKS, mode],
+            capture_output=True,
+            text=True,
+            env=env,
+            check=True,
+            cwd=REPO,
+        )
+        faults[mode] = int(done.stdout.strip())
+    assert faults["plain"] > 20_000  # 50 x 8 MB touched afresh (4 KiB pages)
+    assert faults["tuned"] < faults["plain"] / 10
 
 
 # -- Dask ---------------------------------------------------------------------------------------

@@ -30,7 +30,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from tsdiff.distributed.loading import clear_model_cache, limit_threads, load_counts, load_model
+from tsdiff.distributed.loading import (
+    clear_model_cache,
+    limit_threads,
+    load_counts,
+    load_model,
+    prepare_worker,
+    tune_allocator,
+)
 from tsdiff.distributed.seeding import working_copy
 
 #: Columns added by :func:`detect_frame` besides the series and time columns.
@@ -48,9 +55,11 @@ __all__ = [
     "load_counts",
     "load_model",
     "model_context",
+    "prepare_worker",
     "process_chunk",
     "run_task",
     "run_long",
+    "tune_allocator",
 ]
 
 

@@ -155,7 +155,7 @@ def _run_chunk(
     interval: float | None,
     torch_threads: int | None,
 ) -> pd.DataFrame:
-    core.limit_threads(torch_threads)
+    core.prepare_worker(torch_threads)
     frame = pd.concat(parts) if len(parts) > 1 else parts[0]
     if time_col is not None and time_col not in frame.columns:
         frame = frame.reset_index()

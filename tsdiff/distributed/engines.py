@@ -15,7 +15,7 @@ from typing import Any
 import pandas as pd
 
 from tsdiff.distributed.core import feature_columns, load_model, run_task
-from tsdiff.distributed.loading import limit_threads
+from tsdiff.distributed.loading import prepare_worker
 
 __all__ = ["resolve_features", "series_task"]
 
@@ -45,7 +45,7 @@ def _series_task_run(
     options: dict[str, Any],
     frame: pd.DataFrame,
 ) -> pd.DataFrame:
-    limit_threads(torch_threads)
+    prepare_worker(torch_threads)
     rename, drop = edits
     if rename:
         frame = frame.rename(columns=rename)

@@ -1,7 +1,10 @@
-"""Saved models on workers: loaded once per process and cached, and torch threads capped."""
+"""Saved models on workers: loaded once per process and cached; torch threads and the C
+allocator set up for tensor work once per worker process."""
 
 from __future__ import annotations
 
+import ctypes
+import platform
 import threading
 from collections import Counter
 from pathlib import Path
@@ -11,6 +14,15 @@ _MLFLOW_SCHEMES = ("models:/", "runs:/", "mlflow-artifacts:/", "s3://", "gs://",
 _CACHE: dict[str, Any] = {}
 _LOADS: Counter[str] = Counter()
 _LOCK = threading.Lock()
+_ALLOCATOR_TUNED = False
+
+# glibc's mallopt parameters (malloc.h) and the values a worker sets: blocks up to 64 MiB come
+# from the heap rather than from a fresh mmap each time, and up to 128 MiB of free heap top is
+# kept. See docs/scaling.md ("Worker processes") for the measurements.
+_M_TRIM_THRESHOLD = -1
+_M_MMAP_THRESHOLD = -3
+WORKER_MMAP_THRESHOLD = 64 * 2**20
+WORKER_TRIM_THRESHOLD = 128 * 2**20
 
 
 # -- model loading ------------------------------------------------------------------------------
@@ -90,6 +102,46 @@ def clear_model_cache() -> None:
     with _LOCK:
         _CACHE.clear()
         _LOADS.clear()
+
+
+def tune_allocator() -> bool:
+    """Let glibc's malloc reuse freed tensor memory in this (worker) process; once per process.
+
+    Dask's nanny starts workers with ``MALLOC_TRIM_THRESHOLD_=65536``, which also freezes glibc's
+    mmap threshold at 128 KiB: every tensor larger than that is then mapped fresh and unmapped
+    on free, and the page faults made a worker's sampling several times slower than the same
+    work in a plain process. This sets the mmap threshold to :data:`WORKER_MMAP_THRESHOLD` and
+    the trim threshold to :data:`WORKER_TRIM_THRESHOLD`. Elsewhere than glibc (macOS, musl,
+    Windows) it does nothing.
+
+    Returns
+    -------
+    bool
+        Whether the allocator of this process is now tuned.
+    """
+    global _ALLOCATOR_TUNED
+    with _LOCK:
+        if _ALLOCATOR_TUNED:
+            return True
+        if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
+            return False
+        try:
+            mallopt = ctypes.CDLL(None).mallopt
+        except (OSError, AttributeError):
+            return False
+        mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
+        mallopt.restype = ctypes.c_int
+        done = mallopt(_M_MMAP_THRESHOLD, WORKER_MMAP_THRESHOLD) == 1
+        done = mallopt(_M_TRIM_THRESHOLD, WORKER_TRIM_THRESHOLD) == 1 and done
+        _ALLOCATOR_TUNED = done
+        return done
+
+
+def prepare_worker(n_threads: int | None) -> None:
+    """Set up this worker process for a tsdiff task: :func:`limit_threads` and
+    :func:`tune_allocator` (the adapters call it at the start of every task)."""
+    limit_threads(n_threads)
+    tune_allocator()
 
 
 def limit_threads(n_threads: int | None) -> None:
