@@ -14,9 +14,8 @@ loaded with ``--models DIR``) impute and score both layouts with each engine:
 * ``dask``: ``LocalCluster(n_workers=2, threads_per_worker=1)``; ``one`` runs
   ``impute_dask_series`` / ``detect_dask_series`` over partitions of ``--chunk-rows`` rows,
   ``many`` runs ``impute_dask`` / ``detect_dask``;
-* ``spark``: ``local[2]``; ``many`` runs ``impute_spark`` / ``detect_spark``; ``one`` runs them
-  on the single series (one group, hence one task: Spark's per-series path has no
-  partition-wise mode).
+* ``spark``: ``local[2]``; ``one`` runs ``impute_spark_series`` / ``detect_spark_series`` in
+  chunks of ``--chunk-rows`` rows, ``many`` runs ``impute_spark`` / ``detect_spark``.
 
 Each engine runs in its own subprocess. Reported per engine, task and layout: rows per second
 (input rows / wall time of the job; the engine's start and a warm-up job on 4 x 100 rows, which
@@ -186,12 +185,19 @@ def _dask_job(task: str, layout: str, frame: pd.DataFrame, model: str, chunk_row
     return int(out.map_partitions(len).compute().sum())
 
 
-def _spark_job(spark: Any, task: str, frame: pd.DataFrame, model: str) -> int:
-    from tsdiff.distributed.spark import detect_spark, impute_spark
+def _spark_job(
+    spark: Any, task: str, layout: str, frame: pd.DataFrame, model: str, chunk_rows: int
+) -> int:
+    from tsdiff.distributed import spark as tsspark
 
-    sdf = spark.createDataFrame(frame)
-    run = impute_spark if task == "impute" else detect_spark
-    out = run(sdf, model, "series", "time")
+    if layout == "one":
+        sdf = spark.createDataFrame(frame.drop(columns="series"))
+        run = tsspark.impute_spark_series if task == "impute" else tsspark.detect_spark_series
+        out = run(sdf, model, "time", chunk_rows=chunk_rows)
+    else:
+        sdf = spark.createDataFrame(frame)
+        per = tsspark.impute_spark if task == "impute" else tsspark.detect_spark
+        out = per(sdf, model, "series", "time")
     out.write.format("noop").mode("overwrite").save()
     return len(frame)
 
@@ -230,7 +236,7 @@ def run_engine(engine: str, args: argparse.Namespace) -> list[dict[str, Any]]:
         elif engine == "dask":
             _dask_job(task, "many", small, model, args.chunk_rows)
         else:
-            _spark_job(spark, task, small, model)
+            _spark_job(spark, task, "many", small, model, args.chunk_rows)
     start_seconds = time.perf_counter() - started
     results = []
     for task in args.tasks:
@@ -244,7 +250,7 @@ def run_engine(engine: str, args: argparse.Namespace) -> list[dict[str, Any]]:
                 elif engine == "dask":
                     n = _dask_job(task, layout, frame, model, args.chunk_rows)
                 else:
-                    n = _spark_job(spark, task, frame, model)
+                    n = _spark_job(spark, task, layout, frame, model, args.chunk_rows)
                 seconds = time.perf_counter() - t0
             results.append(
                 {

@@ -359,3 +359,32 @@ def test_spark_per_series_equals_single_process(
     )
     assert (report.groupby("pid")["loads"].max() == 1).all()
     assert len(report) == 6
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")
+@pytest.mark.filterwarnings("ignore::FutureWarning")
+def test_spark_long_series_by_chunks_equals_run_long(spark, models: dict[str, str]) -> None:
+    from tsdiff.datasets import load_air_quality, load_server_metrics
+    from tsdiff.distributed.spark import detect_spark_series, impute_spark_series
+
+    air = load_air_quality().iloc[:240, :4].rename_axis("time").reset_index()
+    shuffled = spark.createDataFrame(air.sample(frac=1.0, random_state=0), schema=None)
+    got = impute_spark_series(
+        shuffled.repartition(3), models["impute"], "time", None, 0.8, chunk_rows=70
+    )
+    whole = core.run_long(
+        air, models["impute"], task="impute", chunk_rows=len(air), time_col="time", interval=0.8
+    )
+    got_frame = got.toPandas().sort_values("time").reset_index(drop=True)
+    assert len(got_frame) == len(air)  # every row once: context rows dropped
+    pd.testing.assert_frame_equal(got_frame, whole, check_exact=True, check_dtype=False)
+
+    test = load_server_metrics("test").iloc[:200, :6].rename_axis("time").reset_index()
+    got = detect_spark_series(spark.createDataFrame(test), models["detect"], "time", chunk_rows=64)
+    whole = core.run_long(test, models["detect"], task="detect", chunk_rows=200, time_col="time")
+    scored = got.toPandas().sort_values("time").reset_index(drop=True)
+    np.testing.assert_allclose(scored["score"], whole["score"], rtol=RTOL)
+    assert (scored["is_anomaly"] == whole["is_anomaly"]).all()
+    assert (scored["top_sensors"] == whole["top_sensors"]).all()
+    with pytest.raises(ValueError, match="chunk_rows"):
+        impute_spark_series(shuffled, models["impute"], "time", chunk_rows=0)

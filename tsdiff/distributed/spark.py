@@ -1,4 +1,4 @@
-"""Batch inference on Spark: one ``applyInPandas`` task per series.
+"""Batch inference on Spark: one ``applyInPandas`` task per series, or per chunk of one long series.
 
 ``mlflow.pyfunc.spark_udf`` hands a model arbitrary batches of rows, which cuts series apart; a
 windowed model needs whole series, so these helpers group the rows by series and run
@@ -10,10 +10,13 @@ The Python workers must run an environment with tsdiff installed (set ``PYSPARK_
 
 from __future__ import annotations
 
+import functools
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+
+import pandas as pd
 
 from tsdiff.distributed import core, engines
 
@@ -43,11 +46,36 @@ def local_session(
     return session
 
 
-def _key_fields(df: Any, series_col: str, time_col: str) -> list[Any]:
-    missing = [c for c in (series_col, time_col) if c not in df.columns]
+def _key_fields(df: Any, *columns: str) -> list[Any]:
+    missing = [c for c in columns if c not in df.columns]
     if missing:
         raise ValueError(f"The Spark DataFrame lacks the column(s) {missing}.")
-    return [df.schema[series_col], df.schema[time_col]]
+    return [df.schema[c] for c in columns]
+
+
+def _impute_schema(keys: list[Any], features: Sequence[str], interval: float | None) -> Any:
+    """``keys``, the filled features and, with ``interval``, each one's lower and upper bound."""
+    from pyspark.sql import types as T
+
+    fields = [*keys, *(T.StructField(c, T.DoubleType(), True) for c in features)]
+    if interval is not None:
+        for c in features:
+            fields.append(T.StructField(f"{c}_lower", T.DoubleType(), True))
+            fields.append(T.StructField(f"{c}_upper", T.DoubleType(), True))
+    return T.StructType(fields)
+
+
+def _detect_schema(keys: list[Any]) -> Any:
+    from pyspark.sql import types as T
+
+    return T.StructType(
+        [
+            *keys,
+            T.StructField("score", T.DoubleType(), True),
+            T.StructField("is_anomaly", T.LongType(), False),
+            T.StructField("top_sensors", T.StringType(), False),
+        ]
+    )
 
 
 def _plain_columns(df: Any, columns: Sequence[str]) -> tuple[Any, dict[str, str]]:
@@ -97,17 +125,10 @@ def impute_spark(
         interval columns (double). Each series equals ``imputer.transform`` (and
         ``predict_interval``) on that series alone with the model's ``random_state``.
     """
-    from pyspark.sql import types as T
-
     keys = _key_fields(df, series_col, time_col)
     features = engines.resolve_features(model_path, df, [series_col, time_col], feature_cols)
-    fields = [*keys, *(T.StructField(c, T.DoubleType(), True) for c in features)]
     core.check_interval(interval)
-    if interval is not None:
-        for c in features:
-            fields.append(T.StructField(f"{c}_lower", T.DoubleType(), True))
-            fields.append(T.StructField(f"{c}_upper", T.DoubleType(), True))
-    schema = T.StructType(fields)
+    schema = _impute_schema(keys, features, interval)
     return _grouped(
         df, "impute", model_path, series_col, time_col, features, schema, interval, torch_threads
     )
@@ -136,20 +157,18 @@ def detect_spark(
         ``top_sensors`` (string: the three sensors with the highest per-sensor score,
         comma-joined). Each series equals ``detector.score`` on that series alone.
     """
-    from pyspark.sql import types as T
-
     keys = _key_fields(df, series_col, time_col)
     features = engines.resolve_features(model_path, df, [series_col, time_col], feature_cols)
-    schema = T.StructType(
-        [
-            *keys,
-            T.StructField("score", T.DoubleType(), True),
-            T.StructField("is_anomaly", T.LongType(), False),
-            T.StructField("top_sensors", T.StringType(), False),
-        ]
-    )
     return _grouped(
-        df, "detect", model_path, series_col, time_col, features, schema, None, torch_threads
+        df,
+        "detect",
+        model_path,
+        series_col,
+        time_col,
+        features,
+        _detect_schema(keys),
+        None,
+        torch_threads,
     )
 
 
@@ -174,3 +193,190 @@ def _grouped(
         # functools.partial has none, and the grouped-map type is what applyInPandas uses
         warnings.filterwarnings("ignore", message="Cannot infer the eval type")
         return plain.groupBy("c0").applyInPandas(fn, schema)
+
+
+# -- one long series split into chunks ----------------------------------------------------------
+_ROW, _CHUNK, _LO, _KEEP_START, _KEEP_STOP = "_row", "_chunk", "_lo", "_keep_start", "_keep_stop"
+
+
+def impute_spark_series(
+    df: Any,
+    model_path: str | Path,
+    time_col: str,
+    feature_cols: Sequence[str] | None = None,
+    interval: float | None = None,
+    *,
+    chunk_rows: int = 50_000,
+    torch_threads: int | None = 1,
+) -> Any:
+    """Impute ONE long series held in a Spark DataFrame, in chunks that run as parallel tasks.
+
+    The rows are ordered by ``time_col`` and cut into chunks of ``chunk_rows`` rows; each chunk
+    is processed with the rows around it that its windows need (aligned to the whole series'
+    windows, see :func:`tsdiff.distributed.core.chunk_bounds`) and its context rows are
+    dropped. Windows are seeded one by one, so the result equals
+    :func:`tsdiff.distributed.core.run_long` in one process, whatever ``chunk_rows``, under the
+    conditions listed for the Dask partition-wise path in the scaling guide.
+
+    Parameters
+    ----------
+    df : pyspark.sql.DataFrame
+        The rows of one series: a time column and numeric feature columns (null or NaN:
+        missing); time stamps unique.
+    model_path, feature_cols, interval, torch_threads
+        As in :func:`impute_spark`.
+    time_col : str
+        Orders the rows.
+    chunk_rows : int, default=50_000
+        Rows per task (before the context rows are added).
+
+    Returns
+    -------
+    pyspark.sql.DataFrame
+        ``time_col``, the features filled and the interval columns, one row per input row.
+    """
+    keys = _key_fields(df, time_col)
+    features = engines.resolve_features(model_path, df, [time_col], feature_cols)
+    core.check_interval(interval)
+    schema = _impute_schema(keys, features, interval)
+    return _chunked(
+        df, "impute", model_path, time_col, features, schema, interval, chunk_rows, torch_threads
+    )
+
+
+def detect_spark_series(
+    df: Any,
+    model_path: str | Path,
+    time_col: str,
+    feature_cols: Sequence[str] | None = None,
+    *,
+    chunk_rows: int = 50_000,
+    torch_threads: int | None = 1,
+) -> Any:
+    """Score ONE long series held in a Spark DataFrame, in chunks that run as parallel tasks.
+
+    Parameters
+    ----------
+    df, model_path, time_col, feature_cols, chunk_rows, torch_threads
+        As in :func:`impute_spark_series` (``model_path`` holds a ``TSDiffAnomalyDetector``).
+
+    Returns
+    -------
+    pyspark.sql.DataFrame
+        ``time_col``, ``score``, ``is_anomaly`` and ``top_sensors`` as in :func:`detect_spark`;
+        equal to :func:`tsdiff.distributed.core.run_long` (scores to float rounding of the
+        moving averages) for a thresholder without ``drift``.
+    """
+    keys = _key_fields(df, time_col)
+    features = engines.resolve_features(model_path, df, [time_col], feature_cols)
+    return _chunked(
+        df,
+        "detect",
+        model_path,
+        time_col,
+        features,
+        _detect_schema(keys),
+        None,
+        chunk_rows,
+        torch_threads,
+    )
+
+
+def _numbered_rows(plain: Any) -> tuple[Any, int]:
+    """``plain`` sorted by its first column with a consecutive row number ``_row`` from 0 (a
+    distributed sort; the numbering is materialised once), and the number of rows."""
+    from pyspark.sql import functions as F
+
+    tagged = (
+        plain.orderBy("c0")
+        .select(
+            "*",
+            F.spark_partition_id().alias("_part"),
+            F.monotonically_increasing_id().alias("_id"),
+        )
+        .localCheckpoint(eager=True)
+    )
+    counts = sorted(
+        (int(r["_part"]), int(r["count"])) for r in tagged.groupBy("_part").count().collect()
+    )
+    offsets, total = [], 0
+    for part, count in counts:
+        offsets.append((part, total))
+        total += count
+    session = plain.sparkSession
+    starts = session.createDataFrame(offsets, "_part int, _offset long")
+    # monotonically_increasing_id is the partition id in the upper 31 bits, then the position
+    position = F.col("_id") - F.shiftleft(F.col("_part").cast("long"), 33)
+    numbered = tagged.join(F.broadcast(starts), "_part").select(
+        *(F.col(c) for c in plain.columns), (F.col("_offset") + position).alias(_ROW)
+    )
+    return numbered, total
+
+
+def _chunked(
+    df: Any,
+    task: str,
+    model_path: str | Path,
+    time_col: str,
+    features: list[str],
+    schema: Any,
+    interval: float | None,
+    chunk_rows: int,
+    torch_threads: int | None,
+) -> Any:
+    """Run ``task`` on one long series in chunks (one ``applyInPandas`` group per chunk)."""
+    from pyspark.sql import functions as F
+
+    if chunk_rows < 1:
+        raise ValueError(f"chunk_rows must be >= 1, got {chunk_rows}.")
+    plain, names = _plain_columns(df, [time_col, *features])
+    numbered, n_rows = _numbered_rows(plain)
+    context = core.model_context(model_path)
+    plan = []
+    for number, start in enumerate(range(0, n_rows, chunk_rows)):
+        stop = min(start + chunk_rows, n_rows)
+        lo, hi = core.chunk_bounds(start, stop, n_rows, **context)
+        plan.append((number, lo, hi, start, stop))
+    chunks = plain.sparkSession.createDataFrame(
+        plan, f"{_CHUNK} int, {_LO} long, _hi long, {_KEEP_START} long, {_KEEP_STOP} long"
+    )
+    rows = F.col(_ROW)
+    assigned = numbered.join(
+        F.broadcast(chunks), (rows >= F.col(_LO)) & (rows < F.col("_hi"))
+    ).drop("_hi")
+    fn = functools.partial(
+        _run_chunk_group, task, str(model_path), time_col, features, interval, torch_threads, names
+    )
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Cannot infer the eval type")
+        return assigned.groupBy(_CHUNK).applyInPandas(fn, schema)
+
+
+def _run_chunk_group(
+    task: str,
+    model: str,
+    time_col: str,
+    features: list[str],
+    interval: float | None,
+    torch_threads: int | None,
+    names: dict[str, str],
+    frame: pd.DataFrame,
+) -> pd.DataFrame:
+    """One chunk on a worker: rows ``[lo, hi)`` of the series with their plan columns."""
+    core.prepare_worker(torch_threads)
+    frame = frame.sort_values(_ROW, kind="stable")
+    lo, keep_start, keep_stop = (int(frame[c].iloc[0]) for c in (_LO, _KEEP_START, _KEEP_STOP))
+    if int(frame[_ROW].iloc[0]) != lo or int(frame[_ROW].iloc[-1]) != lo + len(frame) - 1:
+        raise RuntimeError(f"chunk starting at row {lo} is not a contiguous block of rows.")
+    chunk = frame.drop(columns=[_ROW, _CHUNK, _LO, _KEEP_START, _KEEP_STOP]).rename(columns=names)
+    return core.process_chunk(
+        chunk,
+        model,
+        task=task,
+        chunk_start=lo,
+        keep_start=keep_start,
+        keep_stop=keep_stop,
+        time_col=time_col,
+        feature_cols=features,
+        interval=interval,
+    )
