@@ -4,7 +4,9 @@ A detector is trained on the bundled server-metrics training minutes and saved; 
 minutes are cut into three stretches that stand for three machines. ``detect_spark`` scores
 each machine in its own ``groupBy(...).applyInPandas`` task (the model is loaded once per
 Python worker) and returns ``score``, ``is_anomaly`` and ``top_sensors``; ``impute_spark``
-does the same for an imputer.
+does the same for an imputer. ``impute_spark_series`` imputes ONE machine's long series in
+chunks that run as parallel tasks, with the same result as one pass in one process
+(``tsdiff.distributed.core.run_long``).
 
 With ``--fast`` the models train for seconds: the output shows the mechanics, not detection
 quality (such an undertrained detector flags most steps).
@@ -41,7 +43,13 @@ def main() -> None:
     args = parser.parse_args()
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)  # workers use this environment
 
-    from tsdiff.distributed.spark import detect_spark, impute_spark, local_session
+    from tsdiff.distributed import core
+    from tsdiff.distributed.spark import (
+        detect_spark,
+        impute_spark,
+        impute_spark_series,
+        local_session,
+    )
 
     train = load_server_metrics("train").iloc[: 600 if args.fast else None]
     tiny = {"channels": 16, "n_layers": 1, "n_heads": 1}
@@ -71,6 +79,18 @@ def main() -> None:
             table = filled.toPandas()
             print(table[["machine", "time", "dim01", "dim01_lower", "dim01_upper"]].head(3))
             print(f"imputed {len(table)} rows, NaN left: {int(table[sensors].isna().sum().sum())}")
+            one = gappy[gappy["machine"] == "m0"].drop(columns="machine")
+            chunk_rows = len(one) // 4  # four tasks (real use: the default, 50,000 rows)
+            long = impute_spark_series(
+                spark.createDataFrame(one), model, "time", chunk_rows=chunk_rows
+            ).toPandas()
+            long = long.sort_values("time").reset_index(drop=True)
+            whole = core.run_long(one, model, task="impute", chunk_rows=len(one), time_col="time")
+            gap = float(np.abs(long[sensors].to_numpy() - whole[sensors].to_numpy()).max())
+            print(
+                f"one machine in 4 chunk tasks: {len(long)} rows; largest difference from one "
+                f"pass in one process: {gap:.1e}"
+            )
     finally:
         spark.stop()
 
