@@ -21,6 +21,7 @@ import argparse
 import os
 import sys
 import tempfile
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -42,6 +43,8 @@ def main() -> None:
     parser.add_argument("--fast", action="store_true", help="tiny models, 200 rows per series")
     args = parser.parse_args()
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)  # workers use this environment
+    # PySpark 4 warns at every pandas conversion that it does not fully support pandas >= 3
+    warnings.filterwarnings("ignore", "PySpark does not yet fully support pandas", FutureWarning)
 
     from tsdiff.distributed import core
     from tsdiff.distributed.spark import (

@@ -20,6 +20,10 @@ import pandas as pd
 
 from tsdiff.distributed import core, engines
 
+# PySpark 4.0 warns at every applyInPandas that it does not fully support pandas >= 3; the
+# grouped-map path tsdiff uses is tested with pandas 3 (tests/test_distributed.py)
+_PANDAS_VERSION_WARNING = "PySpark does not yet fully support pandas"
+
 
 def local_session(
     app_name: str = "tsdiff", cores: int = 2, config: dict[str, str] | None = None
@@ -192,6 +196,7 @@ def _grouped(
         # PySpark looks for pandas type hints on the function to pick the UDF's eval type; a
         # functools.partial has none, and the grouped-map type is what applyInPandas uses
         warnings.filterwarnings("ignore", message="Cannot infer the eval type")
+        warnings.filterwarnings("ignore", message=_PANDAS_VERSION_WARNING, category=FutureWarning)
         return plain.groupBy("c0").applyInPandas(fn, schema)
 
 
@@ -349,6 +354,7 @@ def _chunked(
     )
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Cannot infer the eval type")
+        warnings.filterwarnings("ignore", message=_PANDAS_VERSION_WARNING, category=FutureWarning)
         return assigned.groupBy(_CHUNK).applyInPandas(fn, schema)
 
 
