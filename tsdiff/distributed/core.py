@@ -327,9 +327,14 @@ def run_long(
 ) -> pd.DataFrame:
     """Impute or score one long series in one process, ``chunk_rows`` rows at a time (window
     seeds; memory bounded by the chunk): the single-process counterpart of the partition-wise
-    Dask path, whose results it equals whatever the chunk size."""
+    Dask path, whose results it equals whatever the chunk size.
+
+    Like a worker task, it sets this process's C allocator up for tensor work
+    (:func:`tune_allocator`): without that, glibc's default behaviour made long runs spend
+    much of their time in page faults (see docs/scaling.md, *Worker processes*)."""
     if chunk_rows < 1:
         raise ValueError(f"chunk_rows must be >= 1, got {chunk_rows}.")
+    tune_allocator()
     if time_col is not None:
         frame = frame.sort_values(time_col, kind="stable")
     frame = frame.reset_index(drop=True)

@@ -18,7 +18,7 @@ _ALLOCATOR_TUNED = False
 
 # glibc's mallopt parameters (malloc.h) and the values a worker sets: blocks up to 64 MiB come
 # from the heap rather than from a fresh mmap each time, and up to 128 MiB of free heap top is
-# kept. See docs/scaling.md ("Worker processes") for the measurements.
+# kept. docs/scaling.md ("Worker processes") has the measurements.
 _M_TRIM_THRESHOLD = -1
 _M_MMAP_THRESHOLD = -3
 WORKER_MMAP_THRESHOLD = 64 * 2**20
