@@ -485,7 +485,10 @@ def test_multi_scale_smoothing_is_calibrated_and_survives_save_and_load(
 ) -> None:
     frame, labels = test_frame
     calibration = train.iloc[-400:]
-    multi = copy_of(fitted).set_params(aggregator=TopK(k=1, cap=None, smoothing=(1, 9)))
+    # the aggregator's arithmetic on the scorer's columns alone (no neighbour columns)
+    multi = copy_of(fitted).set_params(
+        aggregator=TopK(k=1, cap=None, smoothing=(1, 9)), neighbours=False
+    )
     with pytest.raises(ValueError, match="calibrate"):
         multi.decision_function(frame)
     multi.calibrate(calibration)
@@ -518,7 +521,10 @@ def test_a_list_of_the_same_smoothing_lengths_is_not_a_change(
     fitted: TSDiffAnomalyDetector, held_out: pd.DataFrame, test_frame: tuple
 ) -> None:
     frame, _ = test_frame
-    multi = copy_of(fitted).set_params(aggregator=TopK(k=1, cap=None, smoothing=(1, 9)))
+    # the aggregator's arithmetic on the scorer's columns alone (no neighbour columns)
+    multi = copy_of(fitted).set_params(
+        aggregator=TopK(k=1, cap=None, smoothing=(1, 9)), neighbours=False
+    )
     multi.calibrate(held_out)
     multi.set_params(aggregator=TopK(k=1, cap=None, smoothing=[1, 9]))
     multi.decision_function(frame.iloc[:64])
@@ -529,7 +535,7 @@ def test_score_cap_bounds_each_sensor_in_the_top_k_mean_only(
 ) -> None:
     frame, _ = test_frame
     calibration = train.iloc[-400:]
-    topk = copy_of(fitted).set_params(aggregator=TopK(k=2, cap=None, smoothing=1))
+    topk = copy_of(fitted).set_params(aggregator=TopK(k=2, cap=None, smoothing=1), neighbours=False)
     topk.calibrate(calibration)
     table = topk.feature_scores(frame).to_numpy()
     cap = float(np.nanquantile(table, 0.99))  # some cells lie above it
@@ -647,10 +653,10 @@ def test_bad_parameters_are_named(
 
 
 def test_parameters_are_few_and_parts_clone() -> None:
-    assert len(TSDiffAnomalyDetector().get_params()) <= 12
+    assert len(TSDiffAnomalyDetector().get_params()) <= 13
     detector = TSDiffAnomalyDetector(**TINY, thresholder=Contamination(rate=0.05, drift=True))
     shallow = detector.get_params(deep=False)
-    assert len(shallow) <= 12
+    assert len(shallow) <= 13
     assert not {"channels", "accelerator", "contamination", "top_k", "n_masks"} & set(shallow)
     deep = detector.get_params()
     assert deep["scorer__strip_length"] == 16 and deep["thresholder__rate"] == 0.05
@@ -793,6 +799,7 @@ def test_smd_slice_scores_labelled_anomalies_above_random() -> None:
             "max_epochs": 4,
             "train_stride": 4,
             "aggregator": TopK(k=6, cap=None, smoothing=(1, 31, 63)),
+            "neighbours": False,  # the diffusion scorer on its own
         }
     ).fit(train)
     scores = detector.decision_function(test).to_numpy()

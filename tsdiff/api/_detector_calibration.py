@@ -7,7 +7,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from tsdiff.api._detector_scoring import _RUNTIME, DetectorScoring, fold_sensors
+from tsdiff.api._detector_scoring import _RUNTIME, DetectorScoring
 from tsdiff.data.frames import SeriesSet
 
 _Detector = TypeVar("_Detector", bound="DetectorCalibration")
@@ -45,15 +45,20 @@ class DetectorCalibration(DetectorScoring):
     def _calibrate(self, series: SeriesSet) -> None:
         """Fit the parts on ``series`` and set the PyOD-style attributes."""
         scorer, aggregator, thresholder = self._parts()
-        raw = self._cell_scores(scorer, series)
+        neighbours = self._neighbours_part()
+        if neighbours is not None:
+            neighbours.validate()
+        raw = self._raw_tables(scorer, neighbours, series)
         aggregator.fit(raw)
         steps = [
-            aggregator.aggregate(fold_sensors(scorer, aggregator.sensor_scores(r))) for r in raw
+            aggregator.aggregate(self._fold(scorer, neighbours, aggregator.sensor_scores(r)))
+            for r in raw
         ]
         scores = np.concatenate(steps)
         scores = scores[np.isfinite(scores)]
         thresholder.fit(scores)
         self.scorer_, self.aggregator_, self.thresholder_ = scorer, aggregator, thresholder
+        self.neighbours_ = neighbours
         self.threshold_ = float(thresholder.threshold_)
         self.decision_scores_ = scores
         self.labels_ = (scores > self.threshold_).astype(np.int64)

@@ -13,7 +13,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from tsdiff.api._detection_result import DetectionResult, arrange_per_step
 from tsdiff.api._detector_calibration import DetectorCalibration
-from tsdiff.api._detector_scoring import _RUNTIME, fold_sensors
+from tsdiff.api._detector_scoring import _RUNTIME
 from tsdiff.data.frames import ParsedInput
 
 
@@ -26,13 +26,15 @@ class DetectorResults(DetectorCalibration):
 
     def _check_parts_current(self) -> None:
         """Refuse scoring when the parts were changed with ``set_params`` after calibration."""
-        current = self._parts()
+        current = (*self._parts(), self._neighbours_part())
         for fitted, now, name in zip(
-            (self.scorer_, self.aggregator_, self.thresholder_),
+            (self.scorer_, self.aggregator_, self.thresholder_, getattr(self, "neighbours_", None)),
             current,
-            ("scorer", "aggregator", "thresholder"),
+            ("scorer", "aggregator", "thresholder", "neighbours"),
             strict=True,
         ):
+            if fitted is None and now is None:
+                continue
             if type(fitted) is not type(now) or _comparable(fitted.get_params()) != _comparable(
                 now.get_params()
             ):
@@ -76,8 +78,11 @@ class DetectorResults(DetectorCalibration):
         if cached is not None and cached[0] == key:
             return cached[1]
         start = time.perf_counter()
-        raw = self._cell_scores(self.scorer_, self._series(parsed))
-        tables = [fold_sensors(self.scorer_, self.aggregator_.sensor_scores(r)) for r in raw]
+        neighbours = getattr(self, "neighbours_", None)
+        raw = self._raw_tables(self.scorer_, neighbours, self._series(parsed))
+        tables = [
+            self._fold(self.scorer_, neighbours, self.aggregator_.sensor_scores(r)) for r in raw
+        ]
         steps = [self.aggregator_.aggregate(t) for t in tables]
         thresholds = [self.thresholder_.threshold_for(s) for s in steps]
         flags = []

@@ -12,6 +12,7 @@ from sklearn.base import clone
 from tsdiff.api._base import DiffusionEstimatorBase
 from tsdiff.data.frames import SeriesSet
 from tsdiff.scoring.aggregators import TopK
+from tsdiff.scoring.neighbours import WindowNeighbours
 from tsdiff.scoring.scorers import MaskedReimputationScorer
 from tsdiff.scoring.thresholders import POT
 
@@ -30,6 +31,7 @@ class DetectorScoring(DiffusionEstimatorBase):
     scorer: Any
     aggregator: Any
     thresholder: Any
+    neighbours: Any
 
     def _parts(self) -> tuple[Any, Any, Any]:
         """Unfitted copies of the scorer, aggregator and thresholder (defaults for None)."""
@@ -37,6 +39,57 @@ class DetectorScoring(DiffusionEstimatorBase):
         aggregator = clone(self.aggregator) if self.aggregator is not None else TopK()
         thresholder = clone(self.thresholder) if self.thresholder is not None else POT()
         return scorer, aggregator, thresholder
+
+    def _neighbours_part(self) -> WindowNeighbours | None:
+        """An unfitted copy of the neighbour component (None when switched off)."""
+        if self.neighbours is False:
+            return None
+        return clone(self.neighbours) if self.neighbours is not None else WindowNeighbours()
+
+    def _fit_neighbours(self, series: SeriesSet | None) -> None:
+        """Keep the neighbour component's reference windows of the training series ``series``
+        (``neighbour_reference_``, saved with the weights; None when switched off or when
+        ``series`` is None)."""
+        import torch
+
+        part = self._neighbours_part()
+        self.neighbours_ = part
+        self.neighbour_reference_ = None
+        if part is None or series is None:
+            return
+        values = self._standardise(series)
+        reference = part.reference(values, [~np.isnan(v) for v in values])
+        self.neighbour_reference_ = torch.from_numpy(reference)
+
+    def _neighbour_cells(
+        self, neighbours: WindowNeighbours, series: SeriesSet, row_offset: int = 0
+    ) -> list[np.ndarray]:
+        """Per series, ``(n_steps, K)`` neighbour distances of ``series``."""
+        reference = getattr(self, "neighbour_reference_", None)
+        if reference is None:
+            raise ValueError(
+                "The detector was fitted without its neighbour component (neighbours=False), so "
+                "it has no reference windows; refit it to use neighbours."
+            )
+        values = self._standardise(series)
+        return neighbours.cell_scores(
+            values, [~np.isnan(v) for v in values], reference.numpy(), row_offset=row_offset
+        )
+
+    def _fold(self, scorer: Any, neighbours: WindowNeighbours | None, table: np.ndarray) -> Any:
+        """:func:`fold_sensors` of a normalised table from :meth:`_raw_tables`."""
+        return fold_sensors(scorer, table, 0 if neighbours is None else int(self.n_features_in_))
+
+    def _raw_tables(
+        self, scorer: Any, neighbours: WindowNeighbours | None, series: SeriesSet
+    ) -> list[np.ndarray]:
+        """Raw cell scores of ``series``: the scorer's columns, then (unless ``neighbours`` is
+        None) one neighbour-distance column per sensor."""
+        raw = self._cell_scores(scorer, series)
+        if neighbours is None:
+            return raw
+        extra = self._neighbour_cells(neighbours, series)
+        return [np.concatenate([a, b], axis=1) for a, b in zip(raw, extra, strict=True)]
 
     def _cell_scores(
         self, scorer: Any, series: SeriesSet, row_offset: int = 0, base_seed: int | None = None
@@ -131,8 +184,14 @@ class DetectorScoring(DiffusionEstimatorBase):
             self.model_ = self.model_.cpu()
 
 
-def fold_sensors(scorer: Any, table: np.ndarray) -> np.ndarray:
-    """Per-sensor table of a scorer with several columns per sensor (issue 14's
-    :class:`~tsdiff.scoring.CombinedScorer`) folded to one column per sensor."""
+def fold_sensors(scorer: Any, table: np.ndarray, neighbour_columns: int = 0) -> np.ndarray:
+    """Normalised per-sensor table with several columns per sensor folded to one column per
+    sensor: a scorer's own columns by its ``fold_sensors`` (issue 14's
+    :class:`~tsdiff.scoring.CombinedScorer`), then, where the last ``neighbour_columns``
+    columns are neighbour distances (one per sensor), the larger of the two per sensor."""
+    table = np.asarray(table)
+    if neighbour_columns:
+        cut = table.shape[1] - neighbour_columns
+        return np.fmax(fold_sensors(scorer, table[:, :cut]), table[:, cut:])
     fold = getattr(scorer, "fold_sensors", None)
     return table if fold is None else fold(table)

@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
-from sklearn.utils._param_validation import HasMethods, Interval
+from sklearn.utils._param_validation import HasMethods, Interval, Options
 from sklearn.utils.validation import check_array, check_is_fitted
 
 from tsdiff._params import store_params
@@ -25,6 +25,7 @@ from tsdiff.api._detector_scoring import _RUNTIME as _RUNTIME  # the cache, for 
 from tsdiff.data.frames import ParsedInput
 from tsdiff.model.config import DETECTOR_MODEL, ModelConfig
 from tsdiff.scoring.aggregators import TopK
+from tsdiff.scoring.neighbours import WindowNeighbours
 from tsdiff.scoring.scorers import MaskedReimputationScorer
 
 #: Fraction at the end of each training series held out to calibrate (and stop early).
@@ -78,6 +79,13 @@ class TSDiffAnomalyDetector(PyODReadMixin):
         smoothing=(1, 31, 63))``).
     thresholder : POT, Contamination, FixedThreshold or None, default=None
         Label-free threshold (None: ``POT(risk=0.002)``).
+    neighbours : WindowNeighbours, None or False, default=None
+        A second, per-sensor view: how far each sensor's short windows lie from its nearest
+        training windows (None: ``WindowNeighbours()``, 16-step windows, the 5th nearest of up
+        to 4,096 training windows per sensor; False: scores come from the scorer alone). Its
+        distances are normalised like the scorer's cell scores and a sensor takes the larger of
+        the two, so sustained level shifts, which re-imputation explains by their own context,
+        still score high.
     trainer_kwargs : dict or None, default=None
         Hardware settings for Lightning's ``Trainer`` (``accelerator``, ``devices``,
         ``num_nodes``, ``strategy``, ``precision`` — default ``"auto"``: ``"bf16-mixed"`` on CPUs
@@ -94,6 +102,10 @@ class TSDiffAnomalyDetector(PyODReadMixin):
         The trained network.
     scorer_, aggregator_, thresholder_ : objects
         Fitted copies of the parts.
+    neighbours_ : WindowNeighbours or None
+        The neighbour component (None when switched off).
+    neighbour_reference_ : Tensor of shape (n_features, n_reference, length) or None
+        Its reference windows, drawn from the training part of ``X`` (saved with the weights).
     threshold_ : float
         The calibrated threshold on time-step scores.
     decision_scores_ : ndarray
@@ -120,7 +132,11 @@ class TSDiffAnomalyDetector(PyODReadMixin):
         "scorer": [None, HasMethods(["cell_scores", "masks", "validate"])],
         "aggregator": [None, HasMethods(["fit", "sensor_scores", "aggregate"])],
         "thresholder": [None, HasMethods(["fit", "threshold_for"])],
+        "neighbours": [None, HasMethods(["reference", "cell_scores"]), Options(bool, {False})],
     }
+    #: Parameters added after the model format's version 2.0, with the value a model saved
+    #: before them behaves as (the loader fills them in).
+    _saved_before: ClassVar[dict[str, Any]] = {"neighbours": False}
     _default_model: ClassVar[ModelConfig] = DETECTOR_MODEL
     _default_trainer: ClassVar[dict[str, Any]] = {"precision": "auto"}
 
@@ -136,6 +152,7 @@ class TSDiffAnomalyDetector(PyODReadMixin):
         scorer: MaskedReimputationScorer | None = None,
         aggregator: TopK | None = None,
         thresholder: Any = None,
+        neighbours: WindowNeighbours | bool | None = None,
         trainer_kwargs: dict[str, Any] | None = None,
         random_state: int | None = None,
         verbose: bool = True,
@@ -148,6 +165,9 @@ class TSDiffAnomalyDetector(PyODReadMixin):
         scorer.validate(self.window_length, config.diffusion_steps)
         aggregator.validate()
         thresholder.validate()
+        neighbours = self._neighbours_part()
+        if neighbours is not None:
+            neighbours.validate()
         return config
 
     def _training_settings(self) -> dict[str, Any]:
@@ -211,6 +231,10 @@ class TSDiffAnomalyDetector(PyODReadMixin):
                     "calibrate a threshold; pass a longer training period."
                 )
             self.calibration_on_training_data_ = held_out is None
+            series = parsed.series(self.time_step_)
+            if held_out is not None:  # the reference windows come from the trained-on part
+                series = self._split_validation(series, CALIBRATION_FRACTION)[0]
+            self._fit_neighbours(series)
             if held_out is None:
                 warnings.warn(
                     "The training data is too short to hold out a calibration part (window_length"
@@ -229,12 +253,16 @@ class TSDiffAnomalyDetector(PyODReadMixin):
                     "threshold_",
                     "decision_scores_",
                     "labels_",
+                    "neighbours_",
+                    "neighbour_reference_",
                 )
             )
         return self
 
     @classmethod
-    def from_imputer(cls, imputer: Any, X_calibration: Any, **params: Any) -> TSDiffAnomalyDetector:
+    def from_imputer(
+        cls, imputer: Any, X_calibration: Any, X_reference: Any = None, **params: Any
+    ) -> TSDiffAnomalyDetector:
         """Build a fitted detector from a fitted :class:`~tsdiff.TSDiffImputer`, without retraining.
 
         Parameters
@@ -243,6 +271,10 @@ class TSDiffAnomalyDetector(PyODReadMixin):
             Fitted imputer; its network, scaler and time step are shared (not copied).
         X_calibration : DataFrame, list of DataFrames, MultiIndex DataFrame, or ndarray
             Normal data the imputer was not trained on, with the imputer's columns.
+        X_reference : DataFrame, list of DataFrames, MultiIndex DataFrame, ndarray or None
+            Normal data (for example the imputer's training data) whose windows the neighbour
+            component compares against. None: the detector has no neighbour component
+            (``neighbours=False``), unless ``neighbours`` is given, which then needs it.
         **params
             Detector parameters (``scorer``, ``aggregator``, ``thresholder``, ...); the network
             and window length come from the imputer.
@@ -260,12 +292,18 @@ class TSDiffAnomalyDetector(PyODReadMixin):
             )
         shared = ("max_epochs", "max_time", "batch_size", "train_stride", "random_state", "verbose")
         inherited = {name: getattr(imputer, name) for name in shared}
+        if X_reference is None and params.get("neighbours") not in (None, False):
+            raise ValueError(
+                "neighbours needs reference windows of normal data; pass X_reference (for "
+                "example the imputer's training data)."
+            )
         detector = cls(
             **{
                 **inherited,
                 "window_length": imputer.window_length,
                 "model": imputer.model_config_,
                 "trainer_kwargs": imputer.trainer_kwargs,
+                **({"neighbours": False} if X_reference is None else {}),
                 **params,
             }
         )
@@ -283,6 +321,8 @@ class TSDiffAnomalyDetector(PyODReadMixin):
             ):
                 setattr(detector, name, value)
         detector.calibration_on_training_data_ = False
+        reference = None if X_reference is None else detector._check_fitted_input(X_reference)
+        detector._fit_neighbours(detector._series(reference) if reference is not None else None)
         return detector.calibrate(X_calibration)
 
     def __sklearn_tags__(self) -> Any:

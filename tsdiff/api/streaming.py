@@ -89,6 +89,7 @@ class StreamingScorer:
             seed = int(np.random.default_rng().integers(2**32))
         self.seed = int(seed)
         scorer = detector.scorer_
+        self._neighbours = getattr(detector, "neighbours_", None)
         self._length = int(detector.window_length)
         self._stride = int(scorer.stride or self._length)
         windows = smoothing_windows(getattr(detector.aggregator_, "smoothing", 1))
@@ -147,9 +148,10 @@ class StreamingScorer:
         return pd.RangeIndex(start, stop)
 
     # -- scoring ----------------------------------------------------------------------------
-    def _raw_cells(self, start: int, stop: int) -> np.ndarray:
-        """Raw cell scores of the rows ``[start, stop)`` of the stream (a segment starting at a
-        window start, scored as batch scoring scores those rows)."""
+    def _raw_cells(self, start: int, stop: int, keep_from: int) -> np.ndarray:
+        """Raw cell scores of the rows ``[keep_from, stop)`` of the stream, as batch scoring
+        scores them: the scorer's from the segment ``[start, stop)`` (``start`` a window
+        start), the neighbour distances from those rows with the context they look at."""
         detector = self.detector
         parsed = detector._check_fitted_input(self._slice(start, stop))
         raw = detector._cell_scores(
@@ -158,7 +160,18 @@ class StreamingScorer:
             row_offset=start,
             base_seed=self.seed,
         )
-        return np.asarray(raw[0], dtype=np.float64)
+        cells = np.asarray(raw[0], dtype=np.float64)[keep_from - start :]
+        if self._neighbours is None:
+            return cells
+        before, after = self._neighbours.context
+        first = max(keep_from - before, 0)
+        last = min(stop + after, self.n_rows_seen_)
+        parsed = detector._check_fitted_input(self._slice(first, last))
+        distances = detector._neighbour_cells(
+            self._neighbours, detector._series(parsed), row_offset=first
+        )[0]
+        distances = distances[keep_from - first : stop - first]
+        return np.concatenate([cells, distances], axis=1)
 
     def _first_window_covering(self, row: int) -> int:
         """Start of the first regular window that covers ``row``."""
@@ -167,10 +180,9 @@ class StreamingScorer:
 
     def _step_scores(self, raw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         detector = self.detector
-        table = detector.aggregator_.sensor_scores(raw)
-        fold = getattr(detector.scorer_, "fold_sensors", None)
-        if fold is not None:
-            table = fold(table)
+        table = detector._fold(
+            detector.scorer_, self._neighbours, detector.aggregator_.sensor_scores(raw)
+        )
         return detector.aggregator_.aggregate(table), table
 
     def _empty(self) -> pd.DataFrame:
@@ -211,8 +223,8 @@ class StreamingScorer:
         if stable > self._stable:
             first = self._first_window_covering(self._stable)
             last = (stable - 1) // self._stride * self._stride  # last window start < stable
-            cells = self._raw_cells(first, last + self._length)
-            new = cells[self._stable - first : stable - first]
+            cells = self._raw_cells(first, last + self._length, self._stable)
+            new = cells[: stable - self._stable]
             self._raw = new if self._raw is None else np.concatenate([self._raw, new])
             self._stable = stable
         out = self._emit_final()
@@ -237,6 +249,8 @@ class StreamingScorer:
             self._raw = self._raw[keep_raw - self._raw_start :]
             self._raw_start = keep_raw
         keep_rows = self._first_window_covering(self._stable)
+        if self._neighbours is not None:
+            keep_rows = min(keep_rows, max(self._stable - self._neighbours.context[0], 0))
         if self._rows is not None and keep_rows > self._rows_start:
             cut = keep_rows - self._rows_start
             self._rows = (
@@ -255,7 +269,7 @@ class StreamingScorer:
         if n <= self.n_emitted_:
             return self._empty()
         first = self._first_window_covering(self._stable)
-        tail = self._raw_cells(first, n)[self._stable - first :]
+        tail = self._raw_cells(first, n, self._stable)
         parts = [tail] if self._raw is None else [self._raw, tail]
         raw = np.concatenate(parts)
         return self._frame(self.n_emitted_, n, raw, self._raw_start)

@@ -34,7 +34,9 @@ def estimator_kwargs(config: RunConfig) -> tuple[str, dict[str, Any]]:
         kwargs["trainer_kwargs"] = config.trainer.model_dump(exclude_unset=True)
     for section in COMPONENT_SECTIONS:
         component = getattr(config, section, None)
-        if component is not None:
+        if component is False:  # ``neighbours: false``
+            kwargs[section] = False
+        elif component is not None:
             kwargs[section] = component.spec()
     return config.kind, kwargs
 

@@ -20,6 +20,9 @@ COMPONENTS: dict[str, dict[str, frozenset[str]]] = {
     },
     "aggregator": {"TopK": frozenset({"k", "cap", "smoothing"})},
     "thresholder": {"POT": frozenset({"risk", "level"})},
+    "neighbours": {
+        "WindowNeighbours": frozenset({"length", "n_neighbors", "max_reference", "step"})
+    },
 }
 COMPONENT_MODULE = "tsdiff.scoring"
 
@@ -169,6 +172,13 @@ class ThresholderSection(ComponentSection):
     section: ClassVar[str] = "thresholder"
 
 
+class NeighboursSection(ComponentSection):
+    """``neighbours:``, e.g. ``{type: WindowNeighbours, length: 16}``; ``neighbours: false``
+    switches the component off."""
+
+    section: ClassVar[str] = "neighbours"
+
+
 class _EstimatorParams(_Section):
     """Parameters shared by both estimators."""
 
@@ -232,9 +242,10 @@ class DetectorRunConfig(RunConfig):
     scorer: ScorerSection | None = None
     aggregator: AggregatorSection | None = None
     thresholder: ThresholderSection | None = None
+    neighbours: NeighboursSection | Literal[False] | None = None
 
 
-COMPONENT_SECTIONS = ("scorer", "aggregator", "thresholder")
+COMPONENT_SECTIONS = ("scorer", "aggregator", "thresholder", "neighbours")
 
 
 def _component_class(name: str) -> type | None:

@@ -29,6 +29,7 @@ ALLOWED_CLASSES: dict[str, str] = {
     "FixedThreshold": "tsdiff.scoring.thresholders:FixedThreshold",
     "WholeWindowScorer": "tsdiff.scoring.reconstruction:WholeWindowScorer",
     "CombinedScorer": "tsdiff.scoring.combined:CombinedScorer",
+    "WindowNeighbours": "tsdiff.scoring.neighbours:WindowNeighbours",
 }
 
 #: ``trainer_kwargs`` entries that are run-time objects of one training run, not saved.

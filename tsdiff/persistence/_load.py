@@ -164,6 +164,9 @@ def load_estimator(path: str | Path, expected_class: type | None = None) -> Any:
             UserWarning,
             stacklevel=2,
         )
+    # parameters added after a model was saved take the value it behaved as, not the default
+    for name, value in getattr(cls, "_saved_before", {}).items():
+        params.setdefault(name, value)
     estimator = cls(**params)
     try:
         estimator._validate_params()

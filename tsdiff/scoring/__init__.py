@@ -12,6 +12,7 @@ from tsdiff.scoring.cells import CELL_SCORES, cell_scores, gaussian_nll, standar
 from tsdiff.scoring.combined import CombinedScorer  # issue 14
 from tsdiff.scoring.events import Event, extract_events, rank_sensors
 from tsdiff.scoring.masks import MASK_PATTERNS, complementary_masks
+from tsdiff.scoring.neighbours import WindowNeighbours
 from tsdiff.scoring.normalise import SensorNormaliser
 from tsdiff.scoring.reconstruction import WholeWindowScorer  # issue 14
 from tsdiff.scoring.scales import MultiScaleSmoother, smoothing_windows
@@ -30,6 +31,7 @@ __all__ = [
     "MaskedReimputationScorer",
     "WholeWindowScorer",
     "CombinedScorer",
+    "WindowNeighbours",
     "TopK",
     "CELL_SCORES",
     "MASK_PATTERNS",
