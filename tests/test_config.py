@@ -69,6 +69,7 @@ def test_every_preset_loads_and_maps_to_keyword_arguments(path):
             "scorer",
             "aggregator",
             "thresholder",
+            "neighbours",
             "trainer_kwargs",
         }
     for section in ("scorer", "aggregator", "thresholder"):
