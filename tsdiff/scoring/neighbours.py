@@ -231,7 +231,7 @@ class WindowNeighbours(BaseEstimator):
         import torch
 
         reference_windows = torch.as_tensor(np.asarray(reference, dtype=np.float32))
-        _, n_reference, length = reference_windows.shape
+        n_sensors, n_reference, length = reference_windows.shape
         if length != int(self.length):
             raise ValueError(
                 f"The reference windows have {length} steps but length={self.length}; build "
@@ -242,7 +242,7 @@ class WindowNeighbours(BaseEstimator):
         squared = (reference_windows**2).transpose(1, 2)  # (K, L, m)
         reference_norms = squared.sum(dim=1, keepdim=True)  # (K, 1, m)
         k = min(int(self.n_neighbors), n_reference)
-        chunk = max(1, _DISTANCES_PER_CHUNK // max(n_reference, 1))
+        chunk = max(1, _DISTANCES_PER_CHUNK // max(n_reference * n_sensors, 1))
         out = []
         for v, m in zip(values, observed, strict=True):
             m = np.asarray(m, dtype=bool)
