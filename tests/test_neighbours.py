@@ -38,7 +38,7 @@ def test_distances_equal_a_brute_force_computation_with_missing_cells():
     test = rng.normal(size=(25, 3))
     test[5:9, 1] += 4.0
     observed = rng.random(test.shape) > 0.2
-    neighbours = WindowNeighbours(length=6, n_neighbors=3, max_reference=40)
+    neighbours = WindowNeighbours(length=6, n_neighbors=3, max_reference=40, step=1)
     reference = neighbours.reference([train], [np.ones_like(train, dtype=bool)])
     assert reference.shape == (3, 40, 6)
     got = neighbours.cell_scores([np.where(observed, test, np.nan)], [observed], reference)[0]

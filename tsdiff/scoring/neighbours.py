@@ -112,9 +112,9 @@ class WindowNeighbours(BaseEstimator):
     max_reference : int, default=4096
         Training windows kept per sensor (a random subset of the fully observed ones when
         there are more); the scoring cost grows linearly with it.
-    step : int, default=1
+    step : int, default=4
         Score the windows centred on every ``step``-th row of a series; the other rows take
-        the score of the nearest scored row (the cost falls by ``step``).
+        the score of the nearest scored row (the cost falls by ``step``; 1 scores every row).
     random_state : int, default=0
         Seed of the subset.
     """
@@ -132,7 +132,7 @@ class WindowNeighbours(BaseEstimator):
         length: int = 16,
         n_neighbors: int = 5,
         max_reference: int = 4096,
-        step: int = 1,
+        step: int = 4,
         random_state: int = 0,
     ) -> None:
         store_params(self, locals())
