@@ -35,12 +35,15 @@ CALIBRATION_FRACTION = 0.2
 class TSDiffAnomalyDetector(PyODReadMixin):
     """Score anomalies in multivariate time series by masked re-imputation with a diffusion model.
 
-    The detector composes three parts around one diffusion model (the CSDI-style network of
+    The detector composes its parts around one diffusion model (the CSDI-style network of
     :class:`~tsdiff.TSDiffImputer`, trained on mostly normal data):
 
     * a **scorer** hides parts of each window, imputes them from the rest and scores each real
       value by how unlikely it is under the samples
       (:class:`~tsdiff.scoring.MaskedReimputationScorer`);
+    * a **neighbour view** (:class:`~tsdiff.scoring.WindowNeighbours`, on by default) adds, per
+      sensor, the distance of its short windows to its nearest training windows, so sustained
+      level shifts, which re-imputation explains by their shifted context, score high too;
     * an **aggregator** normalises each sensor's scores on held-out normal data, smooths them
       over several time scales and combines the sensors of a time step
       (:class:`~tsdiff.scoring.TopK`);
